@@ -1,0 +1,155 @@
+/**
+ * Starts the process of an OCI bundle: reads config.json, works out on the host what the
+ * child needs (symlink-safe mount targets, the executable's path, cgroup fds), builds the
+ * plan and has the trampoline clone and run it. Used by `hako run` and the OCI runtime CLI.
+ */
+
+import { AT_FDCWD, close, O, openat, spawn, SysError } from "../../ffi/mod.ts";
+import { lstat, readJson, stat } from "../../ffi/fs.ts";
+import { CommandError, InvalidDataError } from "../errors.ts";
+import { buildContainerPlan, cloneFlags } from "./container_plan.ts";
+import { resolveInRoot } from "./rootpath.ts";
+import { OVERLAY_ANNOTATION, type Spec } from "./spec.ts";
+
+/** How to start a bundle's process. */
+export interface StartOptions {
+  /** Parent fds that become the container's 0, 1, 2 (-1 = inherit hako's). */
+  stdio?: [number, number, number];
+  /** cgroup.procs files the process joins before its first instruction. */
+  cgroupProcs?: string[];
+  /** A pty follower for `-t`: fd and its host path (/dev/pts/N). */
+  tty?: { fd: number; hostPath: string };
+  /** Namespace files to join instead of creating (e.g. "network" → /proc/<pid>/ns/net). */
+  joinNamespaces?: { type: string; path: string }[];
+}
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Reads and checks a bundle's config.json. */
+export async function loadSpec(bundle: string): Promise<Spec> {
+  let spec: Spec;
+  try {
+    spec = await readJson<Spec>(`${bundle}/config.json`);
+  } catch (e) {
+    throw new InvalidDataError(`read ${bundle}/config.json: ${(e as Error).message}`);
+  }
+  if (!spec.process?.args?.length) {
+    throw new InvalidDataError(`${bundle}/config.json: process.args is empty`);
+  }
+  if (!spec.root?.path) throw new InvalidDataError(`${bundle}/config.json: root.path is missing`);
+  return spec;
+}
+
+/** The directories that make up the root as the container will see it, topmost first. */
+export function rootLayers(
+  spec: Spec,
+  rootfs: string,
+): { layers: string[]; overlay?: { data: string; cwd: string } } {
+  const ov = spec.annotations?.[OVERLAY_ANNOTATION];
+  if (!ov) return { layers: [rootfs] };
+  const data = JSON.parse(ov) as { data: string; cwd: string };
+  const opts = new Map(
+    data.data.split(",").map((kv) => {
+      const i = kv.indexOf("=");
+      return [kv.slice(0, i), kv.slice(i + 1)] as [string, string];
+    }),
+  );
+  const abs = (p: string) => p.startsWith("/") ? p : `${data.cwd}/${p}`;
+  const lowers = (opts.get("lowerdir") ?? "").split(":").filter(Boolean).map(abs);
+  const upper = opts.get("upperdir");
+  return { layers: upper ? [abs(upper), ...lowers] : lowers, overlay: data };
+}
+
+/** Finds argv[0] inside the root the way execvp would, or throws the error Docker gives. */
+async function findExecutable(layers: string[], cmd: string, env: string[]): Promise<string> {
+  const exists = async (abs: string) => {
+    const rel = await resolveInRoot(layers, abs);
+    for (const d of layers) {
+      const st = await stat(`${d}/${rel}`).catch(() => null);
+      if (st) return !st.isDirectory;
+    }
+    return false;
+  };
+  if (cmd.includes("/")) {
+    const abs = cmd.startsWith("/") ? cmd : `/${cmd}`;
+    if (!(await exists(abs))) {
+      throw new CommandError(`exec: "${cmd}": stat ${cmd}: no such file or directory`, 127);
+    }
+    return cmd;
+  }
+  const path = env.find((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
+  for (const dir of path.split(":").filter(Boolean)) {
+    const cand = `${dir.replace(/\/+$/, "")}/${cmd}`;
+    if (await exists(cand)) return cand;
+  }
+  throw new CommandError(`exec: "${cmd}": executable file not found in $PATH`, 127);
+}
+
+/**
+ * Clones the container process of `bundle` and returns its pid once it has exec'd.
+ * A step that fails comes back as an error naming it; nothing is left running.
+ */
+export async function startBundle(bundle: string, spec: Spec, opts: StartOptions = {}) {
+  const root = spec.root!.path;
+  const rootfs = root.startsWith("/") ? root : `${bundle}/${root}`;
+  const { layers, overlay } = rootLayers(spec, rootfs);
+  const proc = spec.process!;
+  const resolved = new Map<string, string>();
+  const fileBinds = new Set<string>();
+  for (const m of spec.mounts ?? []) {
+    resolved.set(m.destination, await resolveInRoot(layers, m.destination));
+    const bind = m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
+    if (bind) {
+      const st = await lstat(m.source ?? "");
+      if (!st) {
+        throw new InvalidDataError(
+          `mount ${m.source} on ${m.destination}: bind source path does not exist: ${m.source}`,
+        );
+      }
+      if (!st.isDirectory) fileBinds.add(m.destination);
+    }
+  }
+  resolved.set(proc.cwd, await resolveInRoot(layers, proc.cwd));
+  const exe = await findExecutable(layers, proc.args[0], proc.env ?? []);
+
+  const fds: number[] = [];
+  try {
+    const cgroupProcsFds = (opts.cgroupProcs ?? []).map((p) => {
+      const fd = openat(AT_FDCWD, p, O.WRONLY | O.CLOEXEC);
+      fds.push(fd);
+      return fd;
+    });
+    const joinNamespaces = (opts.joinNamespaces ?? []).map((n) => {
+      const fd = openat(AT_FDCWD, n.path, O.RDONLY | O.CLOEXEC);
+      fds.push(fd);
+      return { fd, flag: 0 };
+    });
+    const plan = buildContainerPlan({
+      spec,
+      rootfs,
+      overlay,
+      resolved,
+      fileBinds,
+      execPaths: [exe],
+      stdio: opts.stdio,
+      cgroupProcsFds,
+      joinNamespaces,
+      tty: opts.tty,
+    });
+    try {
+      return await spawn(plan, { cloneFlags: cloneFlags(spec) });
+    } catch (e) {
+      if (e instanceof SysError && e.what.startsWith("exec ")) {
+        if (e.code === "EACCES") {
+          throw new CommandError(`exec: "${proc.args[0]}": permission denied`, 126, { cause: e });
+        }
+        if (e.code === "ENOENT" || e.code === "ENOEXEC") {
+          throw new CommandError(`exec: "${proc.args[0]}": ${e.message}`, 127, { cause: e });
+        }
+      }
+      throw e;
+    }
+  } finally {
+    for (const fd of fds) close(fd);
+  }
+}
