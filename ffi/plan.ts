@@ -66,7 +66,9 @@ export class Plan {
 
   /** A copy of raw bytes kept alive by the plan; returns its address. */
   bytes(b: Uint8Array): bigint {
-    const copy = new Uint8Array(Math.max(b.length, 1));
+    // An ArrayBuffer of its own is allocated outside the moving JS heap, so the address
+    // stays valid while a CLONE_VM child reads it.
+    const copy = new Uint8Array(new ArrayBuffer(Math.max(b.length, 1)));
     copy.set(b);
     this.#keep.push(copy);
     return native.addr(copy);
@@ -148,7 +150,7 @@ export class Plan {
   }
 
   /** The `struct plan` bytes for the trampoline. */
-  encode(cloneFlags: number | bigint, cgroupFd: number, reportFd: number): Uint8Array {
+  encode(cloneFlags: number | bigint, cgroupFd: number, reportFd: number, stack = 0n): Uint8Array {
     const buf = new ArrayBuffer(HEADER + STEP * this.#steps.length);
     const v = new DataView(buf);
     v.setBigUint64(0, u64(cloneFlags), true);
@@ -156,6 +158,7 @@ export class Plan {
     v.setBigInt64(16, BigInt(reportFd), true);
     v.setUint32(24, this.#steps.length, true);
     v.setUint32(28, this.resetSignals ? PLAN_RESET_SIGNALS : 0, true);
+    v.setBigUint64(32, stack, true);
     this.#steps.forEach((s, i) => {
       const o = HEADER + STEP * i;
       v.setUint32(o, s.op, true);

@@ -18,6 +18,11 @@ export interface SpawnOptions {
   cloneFlags: bigint | number;
   /** A cgroup v2 directory fd to start the child in (clone3 CLONE_INTO_CGROUP). */
   cgroupFd?: number;
+  /**
+   * Let the child share hako's memory until execve (CLONE_VM on a stack of its own) instead
+   * of copying the engine's page tables; default true. Ignored with `cgroupFd`.
+   */
+  shareMemory?: boolean;
 }
 
 /** The outcome of a plan that reached execve (or its last step). */
@@ -38,6 +43,9 @@ export interface Started {
 }
 
 const FORK_RECORD = 0xffffffff;
+const STACK_SIZE = 64 * 1024;
+// Plans (header, strings, child stack) a child may still read, until its report closes.
+const live = new Set<unknown>();
 
 /**
  * Clones and starts the plan, returning at once so the caller can act between clone and
@@ -45,7 +53,12 @@ const FORK_RECORD = 0xffffffff;
  */
 export function start(plan: Plan, opts: SpawnOptions): Started {
   const [r, w] = pipe2(O_CLOEXEC);
-  const buf = plan.encode(opts.cloneFlags, opts.cgroupFd ?? -1, w);
+  let stack: Uint8Array | undefined, top = 0n;
+  if (opts.shareMemory !== false && opts.cgroupFd === undefined) {
+    stack = new Uint8Array(new ArrayBuffer(STACK_SIZE));
+    top = (addr(stack) + BigInt(STACK_SIZE)) & ~15n;
+  }
+  const buf = plan.encode(opts.cloneFlags, opts.cgroupFd ?? -1, w, top);
   let pid: bigint;
   try {
     pid = spawnPlan(addr(buf));
@@ -55,7 +68,13 @@ export function start(plan: Plan, opts: SpawnOptions): Started {
   if (pid < 0n) sys(SYS.close, r);
   check(pid, opts.cgroupFd === undefined ? "clone" : "clone3 into a cgroup");
   const child = Number(pid);
-  return { pid: child, reportFd: r, report: () => readReport(plan, child, r) };
+  // The plan, its strings and the stack must outlive the child's use of them: the
+  // report promise holds them until the pipe closes (execve or exit).
+  const held = [buf, stack, plan];
+  live.add(held);
+  let done: Promise<Spawned> | undefined;
+  const report = () => done ??= readReport(plan, child, r).finally(() => live.delete(held));
+  return { pid: child, reportFd: r, report };
 }
 
 /**

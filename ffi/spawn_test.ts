@@ -46,6 +46,13 @@ test("spawn: execve of sh, exit status 7 through wait4", async () => {
   assertEquals(termSignal(status), null);
 });
 
+test("spawn: copying clone (shareMemory: false) runs plans too", async () => {
+  const p = new Plan();
+  exec(p, ["/bin/sh", "-c", "exit 5"]);
+  const { pid } = await spawn(p, { cloneFlags: 0, shareMemory: false });
+  assertEquals(exitCode((await wait4(pid)).status), 5);
+});
+
 test("spawn: a failing step is a SysError naming the step", async () => {
   const p = new Plan();
   p.syscall(SYS.chdir, [p.str("/nonexistent")], "change directory to /nonexistent");

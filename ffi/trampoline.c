@@ -64,6 +64,7 @@ static inline i64 raw6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
 
 #define SIGCHLD 17
 #define SIG_SETMASK 2
+#define CLONE_VM 0x100UL
 #define CLONE_INTO_CGROUP 0x200000000UL
 #define MAX_SLOTS 16
 
@@ -89,7 +90,7 @@ struct plan {
   i64 report_fd;
   u32 nsteps;
   u32 flags;
-  u64 reserved;
+  u64 stack; /* top of a child stack: clone with CLONE_VM (no mm copy); 0 = copy */
   i64 slot[MAX_SLOTS];
   struct step steps[];
 };
@@ -163,6 +164,56 @@ __attribute__((noreturn)) static void run_child(struct plan *p, u64 *oldmask) {
   die(0);
 }
 
+/* Entry of a CLONE_VM child: a fresh stack, nothing of the parent's frame is valid. */
+__attribute__((noreturn, used)) void hako_vm_child(struct plan *p) {
+  u64 none = 0;
+  run_child(p, &none);
+}
+
+#if defined(__x86_64__)
+/* clone onto `stack`; the child calls hako_vm_child(p) and never returns here. */
+static i64 clone_on_stack(u64 flags, u64 stack, struct plan *p) {
+  register i64 r10 __asm__("r10") = 0;
+  register i64 r8 __asm__("r8") = 0;
+  register struct plan *r12 __asm__("r12") = p;
+  i64 ret;
+  __asm__ volatile(
+      "syscall\n\t"
+      "test %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xor %%ebp, %%ebp\n\t"
+      "mov %%r12, %%rdi\n\t"
+      "call hako_vm_child\n\t"
+      "1:"
+      : "=a"(ret)
+      : "a"(NR_clone), "D"(flags), "S"(stack), "d"(0), "r"(r10), "r"(r8), "r"(r12)
+      : "rcx", "r11", "memory");
+  return ret;
+}
+#else
+static i64 clone_on_stack(u64 flags, u64 stack, struct plan *p) {
+  register i64 x8 __asm__("x8") = NR_clone;
+  register i64 x0 __asm__("x0") = (i64)flags;
+  register i64 x1 __asm__("x1") = (i64)stack;
+  register i64 x2 __asm__("x2") = 0;
+  register i64 x3 __asm__("x3") = 0;
+  register i64 x4 __asm__("x4") = 0;
+  register struct plan *x19 __asm__("x19") = p;
+  __asm__ volatile(
+      "svc #0\n\t"
+      "cbnz x0, 1f\n\t"
+      "mov x29, xzr\n\t"
+      "mov x30, xzr\n\t"
+      "mov x0, x19\n\t"
+      "bl hako_vm_child\n\t"
+      "1:"
+      : "+r"(x0)
+      : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x19)
+      : "memory");
+  return x0;
+}
+#endif
+
 i64 hako_spawn(struct plan *p) {
   volatile u64 all = ~0UL;
   u64 old = 0;
@@ -177,6 +228,11 @@ i64 hako_spawn(struct plan *p) {
     args[4] = SIGCHLD; /* exit_signal */
     args[10] = (u64)p->cgroup_fd;
     pid = raw6(NR_clone3, (i64)args, 88, 0, 0, 0, 0);
+  } else if (p->stack) {
+    /* Sharing the engine's address space skips copying its page tables (the bulk of a
+     * fork from Deno or Bun) and the teardown at execve; the child touches only its own
+     * stack and the plan, which TypeScript keeps alive until the report pipe closes. */
+    pid = clone_on_stack(p->clone_flags | CLONE_VM | SIGCHLD, p->stack, p);
   } else {
     pid = CLONE_RAW(p->clone_flags | SIGCHLD);
   }
