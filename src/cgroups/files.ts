@@ -1,0 +1,127 @@
+/**
+ * Small file helpers for cgroupfs: read a value, write a value with an error that names the
+ * file, parse the kernel's "key value" files, remove a cgroup directory, signal a pid.
+ */
+
+import { HakoError } from "../errors.ts";
+import { readDir, readText, remove, stat, writeFile } from "../../ffi/fs.ts";
+
+/** A cgroup file could not be read, written or removed; names the file and the errno. */
+export class CgroupError extends HakoError {}
+
+/** "EINVAL (Invalid argument)" from a Deno or Bun (node) file error. */
+export function describeError(e: unknown): string {
+  // deno-lint-ignore no-explicit-any
+  const err = e as any;
+  const code: string | undefined = err?.code;
+  let msg = String(err?.message ?? err);
+  msg = msg.replace(/ \(os error \d+\).*$/, "").replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "");
+  return code ? `${code} (${msg})` : msg;
+}
+
+/** Writes `value` to a cgroup control file. */
+export async function writeValue(dir: string, file: string, value: string | number) {
+  const path = `${dir}/${file}`;
+  try {
+    await writeFile(path, String(value));
+  } catch (e) {
+    throw new CgroupError(`write "${value}" to ${path}: ${describeError(e)}`, { cause: e });
+  }
+}
+
+/** Reads a control file, trimmed; null when the file does not exist. */
+export async function readValue(dir: string, file: string): Promise<string | null> {
+  try {
+    return (await readText(`${dir}/${file}`)).trim();
+  } catch (e) {
+    // deno-lint-ignore no-explicit-any
+    const code = (e as any)?.code;
+    if (code === "ENOENT" || code === "ENODEV" || (e as Error)?.name === "NotFound") return null;
+    throw new CgroupError(`read ${dir}/${file}: ${describeError(e)}`, { cause: e });
+  }
+}
+
+/** Reads an integer control file; "max" and v1's near-2^63 "unlimited" give null. */
+export async function readInt(dir: string, file: string): Promise<number | null | undefined> {
+  const v = await readValue(dir, file);
+  if (v === null) return undefined;
+  return parseIntValue(v);
+}
+
+/** Parses "123", "max" or v1's unlimited (PAGE_COUNTER_MAX * page size) into number | null. */
+export function parseIntValue(v: string): number | null {
+  if (v === "max" || v === "-1") return null;
+  const n = Number(v);
+  // v1 reports "no limit" as LONG_MAX rounded down to a page: anything past 2^62 is that.
+  if (!Number.isFinite(n) || n >= 2 ** 62) return null;
+  return n;
+}
+
+/** Parses flat keyed files ("cache 123\nrss 456", cpu.stat, memory.events, oom_control). */
+export function parseKeyed(text: string | null): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of (text ?? "").split("\n")) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined) out.set(k, Number(v));
+  }
+  return out;
+}
+
+/** pids in a cgroup.procs file (empty when the cgroup is gone). */
+export async function readPids(dir: string): Promise<number[]> {
+  const v = await readValue(dir, "cgroup.procs");
+  if (!v) return [];
+  return v.split("\n").map(Number).filter((n) => n > 0);
+}
+
+/** Resolves after `ms` milliseconds without blocking the event loop. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// TODO(ffi): ffi/fs.ts `remove` cannot remove an empty directory under Bun (node's rm without
+// `recursive` fails with ERR_FS_EISDIR, and with it tries to unlink cgroup control files:
+// EPERM). Until ffi/ grows an `rmdir`, fall back to node's rmdir only when that error shows up
+// (which only Bun produces).
+const nodeFsName = "node:fs/promises";
+
+/** rmdir(2) of one cgroup directory; a missing directory is not an error. */
+export async function rmdir(path: string): Promise<void> {
+  try {
+    await remove(path);
+  } catch (e) {
+    // deno-lint-ignore no-explicit-any
+    if ((e as any)?.code !== "ERR_FS_EISDIR") throw e;
+    const nfs = await import(nodeFsName);
+    try {
+      await nfs.rmdir(path);
+    } catch (e2) {
+      // deno-lint-ignore no-explicit-any
+      if ((e2 as any)?.code !== "ENOENT") throw e2;
+    }
+  }
+}
+
+/** Child cgroup directory names (cgroupfs lists control files too; keep only directories). */
+export async function childDirs(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readDir(dir)) {
+    if ((await stat(`${dir}/${name}`))?.isDirectory) out.push(name);
+  }
+  return out;
+}
+
+// TODO(ffi): kill(2) belongs in ffi/. Both Deno 2 and Bun provide node's `process` global, so
+// this needs no runtime check.
+// deno-lint-ignore no-explicit-any
+const proc = (globalThis as any).process;
+
+/** kill(2); a pid that has already gone (ESRCH) is not an error. */
+export function signalPid(pid: number, signal: string | number): void {
+  try {
+    proc.kill(pid, signal);
+  } catch (e) {
+    // deno-lint-ignore no-explicit-any
+    if ((e as any)?.code !== "ESRCH") throw e;
+  }
+}
