@@ -1,0 +1,81 @@
+/**
+ * Layer compression, detected from magic bytes (never from a file name): gzip through
+ * node:zlib, zstd through fzstd (pure JS, same on both runtimes), plain tar as is.
+ */
+
+import { createGunzip } from "node:zlib";
+import { Readable } from "node:stream";
+import { Decompress } from "fzstd";
+import { InvalidDataError } from "../errors.ts";
+
+/** Compression of a layer blob. */
+export type Compression = "none" | "gzip" | "zstd";
+
+/** OCI media type of a layer blob with this compression. */
+export function layerMediaType(c: Compression): string {
+  const base = "application/vnd.oci.image.layer.v1.tar";
+  return c === "none" ? base : `${base}+${c}`;
+}
+
+/** Identifies compression from the first bytes; throws for xz/bzip2, which OCI does not use. */
+export function detectCompression(head: Uint8Array): Compression {
+  if (head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
+  if (head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a && head[3] === 0x58) {
+    throw new InvalidDataError("xz-compressed archives are not supported (use gzip or zstd)");
+  }
+  if (head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) {
+    throw new InvalidDataError("bzip2-compressed archives are not supported (use gzip or zstd)");
+  }
+  return "none";
+}
+
+async function* gunzip(src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const gz = createGunzip();
+  const input = Readable.from(src, { objectMode: false });
+  input.on("error", (e) => gz.destroy(e));
+  input.pipe(gz);
+  try {
+    for await (const c of gz) yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+  } catch (e) {
+    if (e instanceof InvalidDataError) throw e;
+    throw new InvalidDataError(`gzip: ${(e as Error).message}`, { cause: e });
+  } finally {
+    input.destroy();
+    gz.destroy();
+  }
+}
+
+async function* unzstd(src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let out: Uint8Array[] = [];
+  let ended = false;
+  const d = new Decompress((chunk, final) => {
+    out.push(chunk);
+    if (final) ended = true;
+  });
+  const flush = () => {
+    const o = out;
+    out = [];
+    return o;
+  };
+  try {
+    for await (const c of src) {
+      d.push(c);
+      yield* flush();
+    }
+    d.push(new Uint8Array(0), true);
+    yield* flush();
+  } catch (e) {
+    if (e instanceof InvalidDataError) throw e;
+    throw new InvalidDataError(`zstd: ${(e as Error).message}`, { cause: e });
+  }
+  if (!ended) throw new InvalidDataError("zstd: unexpected end of stream");
+}
+
+/** Decompresses a stream of the given compression. */
+export function decompress(
+  c: Compression,
+  src: AsyncIterable<Uint8Array>,
+): AsyncIterable<Uint8Array> {
+  return c === "gzip" ? gunzip(src) : c === "zstd" ? unzstd(src) : src;
+}

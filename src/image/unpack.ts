@@ -1,0 +1,226 @@
+/**
+ * Applies one layer tar to an empty directory in overlayfs lower-dir form, following the
+ * OCI image-spec changeset rules: files, dirs, symlinks, hard links, devices and FIFOs with
+ * ownership, modes (setuid/setgid/sticky), mtimes and xattrs; `.wh.<name>` whiteouts
+ * become overlay whiteouts (char device 0:0) and `.wh..wh..opq` the xattr
+ * `trusted.overlay.opaque=y`.
+ *
+ * Path safety: every entry path and hard-link target is cleaned lexically and must stay
+ * inside the root (a leading "/" is taken relative to it); no parent of an entry may be a
+ * symlink, so nothing is ever written through a link, whatever it points at.
+ */
+
+import * as fs from "node:fs/promises";
+import process from "node:process";
+import { InvalidDataError } from "../errors.ts";
+import type { TarEntry, TarHeader } from "./tar_reader.ts";
+import { makedev, S_IFBLK, S_IFCHR, S_IFIFO, sys } from "./sys.ts";
+
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+const WH = ".wh.";
+const OPAQUE = ".wh..wh..opq";
+
+/** What unpacking reports. */
+export interface UnpackResult {
+  /** Bytes of regular-file content written. */
+  size: number;
+  /** Number of entries applied. */
+  entries: number;
+}
+
+/**
+ * Splits an entry name into clean path components inside the root; throws
+ * InvalidDataError when `..` would climb out of it.
+ *
+ * @example
+ * ```ts
+ * cleanEntryPath("/usr/./bin/../lib"); // ["usr", "lib"]
+ * ```
+ */
+export function cleanEntryPath(name: string): string[] {
+  const out: string[] = [];
+  for (const p of name.split("/")) {
+    if (p === "" || p === ".") continue;
+    if (p === "..") {
+      if (out.length === 0) {
+        throw new InvalidDataError(`layer: entry ${name} escapes the layer root`);
+      }
+      out.pop();
+    } else out.push(p);
+  }
+  return out;
+}
+
+class Unpacker {
+  #dirs = new Set<string>([""]);
+  #dirTimes: [string, number][] = [];
+  #asRoot = process.getuid?.() === 0;
+  size = 0;
+  entries = 0;
+
+  constructor(readonly root: string) {}
+
+  #abs(comps: string[]): string {
+    return comps.length ? `${this.root}/${comps.join("/")}` : this.root;
+  }
+
+  /** Checks (and with `create`, makes) every parent of `comps`, refusing symlinks. */
+  async #parents(name: string, comps: string[], create: boolean): Promise<void> {
+    for (let i = 1; i < comps.length; i++) {
+      const rel = comps.slice(0, i).join("/");
+      if (this.#dirs.has(rel)) continue;
+      const p = `${this.root}/${rel}`;
+      const st = await fs.lstat(p).catch(() => null);
+      if (st === null) {
+        if (!create) throw new InvalidDataError(`layer: entry ${name}: ${rel} does not exist`);
+        await fs.mkdir(p, { mode: 0o755 });
+      } else if (st.isSymbolicLink()) {
+        throw new InvalidDataError(`layer: entry ${name} passes through symlink ${rel}`);
+      } else if (!st.isDirectory()) {
+        throw new InvalidDataError(`layer: entry ${name}: ${rel} is not a directory`);
+      }
+      this.#dirs.add(rel);
+    }
+  }
+
+  /** Removes whatever is at `p` unless it is a directory and `keepDir` is set. */
+  async #clear(p: string, rel: string, keepDir: boolean): Promise<boolean> {
+    const st = await fs.lstat(p).catch(() => null);
+    if (st === null) return false;
+    if (st.isDirectory()) {
+      if (keepDir) return true;
+      await fs.rm(p, { recursive: true, force: true });
+      // Forget cached dirs at or below rel: the same path may come back as a symlink.
+      for (const d of this.#dirs) if (d === rel || d.startsWith(rel + "/")) this.#dirs.delete(d);
+    } else await fs.unlink(p);
+    return false;
+  }
+
+  async #meta(p: string, h: TarHeader, symlink = false): Promise<void> {
+    if (this.#asRoot) await fs.lchown(p, h.uid, h.gid);
+    // chmod after chown: chown(2) clears setuid/setgid.
+    if (!symlink) await fs.chmod(p, h.mode);
+    for (const [k, v] of Object.entries(h.xattrs)) {
+      // A layer must not plant overlay's own metadata; overlay would act on it.
+      if (k.startsWith("trusted.overlay.")) continue;
+      try {
+        sys.lsetxattr(p, k, v);
+      } catch (e) {
+        throw new InvalidDataError(`layer: set xattr ${k} on ${h.name}: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+    }
+  }
+
+  async apply(e: TarEntry): Promise<void> {
+    const h = e.header;
+    const comps = cleanEntryPath(h.name);
+    this.entries++;
+    const base = comps[comps.length - 1] ?? "";
+    if (base.startsWith(WH)) return this.#whiteout(h.name, comps, base);
+    await this.#parents(h.name, comps, true);
+    const rel = comps.join("/");
+    const p = this.#abs(comps);
+    if (h.type === "directory") {
+      const isDir = await this.#clear(p, rel, true);
+      if (!isDir) await fs.mkdir(p, { mode: 0o700 });
+      this.#dirs.add(rel);
+      await this.#meta(p, h);
+      this.#dirTimes.push([p, h.mtime]);
+      return;
+    }
+    if (comps.length === 0) {
+      throw new InvalidDataError(`layer: entry ${h.name} replaces the layer root`);
+    }
+    if (h.type === "link") {
+      const target = cleanEntryPath(h.linkname);
+      if (target.length === 0) {
+        throw new InvalidDataError(`layer: hard link ${h.name} points at the layer root`);
+      }
+      await this.#parents(h.linkname, target, false);
+      const tp = this.#abs(target);
+      const st = await fs.lstat(tp).catch(() => null);
+      if (st === null || st.isDirectory()) {
+        throw new InvalidDataError(
+          `layer: hard link ${h.name} -> ${h.linkname}: target is not a file in this layer`,
+        );
+      }
+      if (tp === p) return;
+      await this.#clear(p, rel, false);
+      await fs.link(tp, p);
+      return;
+    }
+    await this.#clear(p, rel, false);
+    switch (h.type) {
+      case "file": {
+        const fh = await fs.open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+        try {
+          for await (const c of e.body()) {
+            let off = 0;
+            while (off < c.length) off += (await fh.write(c, off, c.length - off)).bytesWritten;
+          }
+        } finally {
+          await fh.close();
+        }
+        this.size += h.size;
+        await this.#meta(p, h);
+        break;
+      }
+      case "symlink":
+        await fs.symlink(h.linkname, p);
+        await this.#meta(p, h, true);
+        break;
+      case "char":
+      case "block":
+      case "fifo": {
+        const kind = h.type === "char" ? S_IFCHR : h.type === "block" ? S_IFBLK : S_IFIFO;
+        const dev = h.type === "fifo" ? 0 : makedev(h.devmajor, h.devminor);
+        sys.mknod(p, kind | (h.mode & 0o777), dev);
+        await this.#meta(p, h);
+        break;
+      }
+    }
+    await fs.lutimes(p, h.mtime, h.mtime);
+  }
+
+  async #whiteout(name: string, comps: string[], base: string): Promise<void> {
+    await this.#parents(name, comps, true);
+    const dirComps = comps.slice(0, -1);
+    if (base === OPAQUE) {
+      sys.lsetxattr(this.#abs(dirComps), "trusted.overlay.opaque", new TextEncoder().encode("y"));
+      return;
+    }
+    if (base.startsWith(WH + WH)) return; // other AUFS metadata (.wh..wh.plnk, …): not content
+    const hidden = base.slice(WH.length);
+    if (hidden === "" || hidden === "." || hidden === "..") {
+      throw new InvalidDataError(`layer: invalid whiteout ${name}`);
+    }
+    const relComps = [...dirComps, hidden];
+    const p = this.#abs(relComps);
+    await this.#clear(p, relComps.join("/"), false);
+    sys.mknod(p, S_IFCHR, makedev(0, 0));
+  }
+
+  /** Sets directory mtimes last: creating their contents changed them. */
+  async finish(): Promise<void> {
+    for (let i = this.#dirTimes.length - 1; i >= 0; i--) {
+      const [p, t] = this.#dirTimes[i];
+      await fs.lutimes(p, t, t);
+    }
+  }
+}
+
+/**
+ * Unpacks tar entries into `root` (an existing, empty directory). The caller owns cleanup:
+ * on error `root` holds a partial tree and should be removed.
+ */
+export async function unpackEntries(
+  entries: AsyncIterable<TarEntry>,
+  root: string,
+): Promise<UnpackResult> {
+  const u = new Unpacker(root);
+  for await (const e of entries) await u.apply(e);
+  await u.finish();
+  return { size: u.size, entries: u.entries };
+}
