@@ -1,6 +1,7 @@
-import { assert, assertEquals, needsRoot, test } from "../../test/harness.ts";
-import { readText, stat } from "../../ffi/fs.ts";
+import { assert, assertEquals, assertRejects, needsRoot, test } from "../../test/harness.ts";
+import { mkdir, readText, stat } from "../../ffi/fs.ts";
 import {
+  CgroupError,
   createCgroup,
   detectCgroups,
   listCgroups,
@@ -125,9 +126,13 @@ test("cgroups v1: stats, freeze/thaw, kill with a live child", async () => {
   const name = uniqueName();
   const cg = await createCgroup(name, "hako", { limits: await parseLimits({ "pids-limit": 50 }) });
   try {
-    const child = spawnJoined(cg.procsFiles(), "while :; do :; done");
+    // Memory is charged when allocated: allocate after joining so there is some to see.
+    const child = spawnJoined(
+      cg.procsFiles(),
+      `x=$(head -c 2000000 /dev/zero | tr '\\0' a); while :; do :; done`,
+    );
     await waitFor(async () => (await cg.pids()).includes(child.pid));
-    await sleep(100);
+    await waitFor(async () => (await cg.stats()).memory.rawUsage > 2_000_000);
     const s = await cg.stats();
     assert(s.pids.current >= 1, `pids.current ${s.pids.current}`);
     assertEquals(s.pids.limit, 50);
@@ -164,3 +169,41 @@ test("cgroups: removeOrphans removes only cgroups whose container is gone", asyn
     await b.remove();
   }
 }, { skip: root || (host ? false : "no cgroups mounted") });
+
+test(
+  "cgroups v1: a limit the kernel refuses names the file and errno, and nothing is left",
+  async () => {
+    const name = uniqueName();
+    const err = await assertRejects(
+      () => createCgroup(name, "hako", { limits: { cpusetCpus: "4000" } }),
+      /^write "4000" to \/sys\/fs\/cgroup\/cpuset\/hako\/hako-test-\w+\/cpuset.cpus: E[A-Z]+ \(.+\)$/,
+    );
+    assert(err instanceof CgroupError, "a CgroupError");
+    assert(!(await listCgroups()).includes(name), "cleaned up after the failure");
+  },
+  { skip: skipV1 },
+);
+
+test("cgroups v1: --oom-kill-disable and sub-cgroups made inside the container", async () => {
+  const name = uniqueName();
+  const cg = await createCgroup(name, "hako", {
+    limits: await parseLimits({ memory: "64m", "oom-kill-disable": true }),
+  });
+  try {
+    const oom = await readText(`${host!.v1.memory}/hako/${name}/memory.oom_control`);
+    assert(oom.includes("oom_kill_disable 1"), oom);
+    // A container (systemd, docker-in-docker) may make its own sub-cgroups: remove() must
+    // take those down first, with their tasks.
+    await mkdir(`${host!.v1.pids}/hako/${name}/inner`);
+    const child = spawnJoined(
+      [`${host!.v1.pids}/hako/${name}/inner/cgroup.procs`],
+      "exec sleep 30",
+    );
+    await waitFor(async () => (await cg.pids()).includes(child.pid));
+    await cg.remove();
+    assertEquals(await child.exited, 137);
+    for (const p of cg.paths) assertEquals(await stat(p), null, `${p} removed`);
+  } finally {
+    await cg.remove();
+  }
+}, { skip: skipV1 });

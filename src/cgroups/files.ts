@@ -5,6 +5,7 @@
 
 import { HakoError } from "../errors.ts";
 import { readDir, readText, remove, stat, writeFile } from "../../ffi/fs.ts";
+import { E, errnoMessage, errnoName } from "../../ffi/errno.ts";
 
 /** A cgroup file could not be read, written or removed; names the file and the errno. */
 export class CgroupError extends HakoError {}
@@ -13,10 +14,14 @@ export class CgroupError extends HakoError {}
 export function describeError(e: unknown): string {
   // deno-lint-ignore no-explicit-any
   const err = e as any;
-  const code: string | undefined = err?.code;
-  let msg = String(err?.message ?? err);
-  msg = msg.replace(/ \(os error \d+\).*$/, "").replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "");
-  return code ? `${code} (${msg})` : msg;
+  const text = String(err?.message ?? err);
+  // Bun (node) errors carry errno and code; Deno gives `code` only for errnos it has a class
+  // for, but its message always ends in "(os error N)".
+  let errno = Math.abs(Number(err?.errno ?? /\(os error (\d+)\)/.exec(text)?.[1] ?? NaN));
+  const code = typeof err?.code === "string" && /^E[A-Z0-9]+$/.test(err.code) ? err.code : null;
+  if (!Number.isFinite(errno) && code) errno = (E as Record<string, number>)[code] ?? NaN;
+  if (!Number.isFinite(errno)) return text;
+  return `${errnoName(errno)} (${errnoMessage(errno)})`;
 }
 
 /** Writes `value` to a cgroup control file. */

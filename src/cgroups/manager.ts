@@ -11,7 +11,7 @@ import type { PidsStats } from "./pids.ts";
 import type { BlkioStats } from "./blkio.ts";
 import type { DeviceRule } from "./devices.ts";
 import type { CgroupHost } from "./detect.ts";
-import { CgroupError, childDirs, readPids, rmdir, sleep } from "./files.ts";
+import { CgroupError, childDirs, describeError, readPids, rmdir, sleep } from "./files.ts";
 
 /** Resource use of one container. */
 export interface Stats {
@@ -114,7 +114,13 @@ export async function drainAndRemove(m: CgroupManager): Promise<void> {
         for (const p of m.paths) await rmdirTree(p);
         return;
       } catch (e) {
-        lastError = e; // EBUSY: a task is still leaving; try again
+        // EBUSY: a task is still leaving (or was just forked); anything else is final.
+        // deno-lint-ignore no-explicit-any
+        const code = (e as any)?.code;
+        if (code !== "EBUSY" && (e as Error)?.name !== "Busy") {
+          throw new CgroupError(`remove cgroup ${m.name}: ${describeError(e)}`, { cause: e });
+        }
+        lastError = e;
       }
     } else {
       await m.kill("SIGKILL");

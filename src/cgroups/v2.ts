@@ -54,11 +54,17 @@ export class V2Cgroup implements CgroupManager {
     for (const level of [...this.parent.split("/"), this.name]) {
       const available = words(await readValue(dir, "cgroup.controllers"));
       const enabled = words(await readValue(dir, "cgroup.subtree_control"));
-      for (const c of V2_CONTROLLERS) {
-        if (!available.includes(c) || enabled.includes(c)) continue;
-        // One write per controller: a controller the kernel refuses here (e.g. cpuset in a
-        // threaded subtree) must not keep the others off; apply() names what is missing.
-        await writeValue(dir, "cgroup.subtree_control", `+${c}`).catch(() => {});
+      const missing = V2_CONTROLLERS.filter((c) => available.includes(c) && !enabled.includes(c));
+      if (missing.length > 0) {
+        await writeValue(dir, "cgroup.subtree_control", missing.map((c) => `+${c}`).join(" "))
+          .catch(async () => {
+            // The kernel takes all or nothing: retry one at a time so a controller it refuses
+            // here (e.g. cpuset in a threaded subtree) does not keep the others off; apply()
+            // then names what is missing.
+            for (const c of missing) {
+              await writeValue(dir, "cgroup.subtree_control", `+${c}`).catch(() => {});
+            }
+          });
       }
       dir = `${dir}/${level}`;
       await mkdir(dir, { recursive: false }).catch((e) => {
