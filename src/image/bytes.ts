@@ -9,8 +9,12 @@ export class ByteReader {
   #buf: Uint8Array = new Uint8Array(0);
   #done = false;
 
-  constructor(src: AsyncIterable<Uint8Array>) {
+  #short: () => Error;
+
+  /** `short` makes the error thrown when the stream ends before a requested count. */
+  constructor(src: AsyncIterable<Uint8Array>, short = () => new Error("unexpected end of stream")) {
     this.#it = src[Symbol.asyncIterator]();
+    this.#short = short;
   }
 
   async #fill(): Promise<boolean> {
@@ -39,7 +43,7 @@ export class ByteReader {
   async *chunks(n: number): AsyncGenerator<Uint8Array> {
     while (n > 0) {
       if (this.#buf.length === 0 && !(await this.#fill())) {
-        throw new Error("unexpected end of stream");
+        throw this.#short();
       }
       const take = Math.min(n, this.#buf.length);
       const out = this.#buf.subarray(0, take);

@@ -8,7 +8,7 @@
 
 import * as fs from "node:fs/promises";
 import { createHash } from "node:crypto";
-import { InvalidDataError } from "../errors.ts";
+import { ConflictError, InvalidDataError } from "../errors.ts";
 import { BlobWriter } from "./blob.ts";
 import { type Compression, decompress, detectCompression, layerMediaType } from "./compression.ts";
 import { hexDigest } from "./digest.ts";
@@ -73,11 +73,19 @@ async function peek(src: AsyncIterable<Uint8Array>, n: number) {
   let o = 0;
   for (const h of head) first.set(h, o), o += h.length;
   const all = (async function* () {
-    if (first.length) yield first;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
+    let done = false;
+    try {
+      if (first.length) yield first;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) {
+          done = true;
+          return;
+        }
+        yield r.value;
+      }
+    } finally {
+      if (!done) await it.return?.();
     }
   })();
   return { head: first, all };
@@ -97,8 +105,8 @@ export async function storeLayerFromTar(
   await fs.mkdir(paths.tmp, { recursive: true });
   const stage = await fs.mkdtemp(`${paths.tmp}/layer-`);
   const blob = await BlobWriter.create(root, `${stage}/blob`);
+  const raw = typeof source === "string" ? readFileChunks(source) : toBytes(source);
   try {
-    const raw = typeof source === "string" ? readFileChunks(source) : toBytes(source);
     const { head, all } = await peek(raw, 4);
     const compression = detectCompression(head);
     const diffHash = createHash("sha256");
@@ -114,9 +122,18 @@ export async function storeLayerFromTar(
         yield c;
       }
     };
-    const diff = `${stage}/layer/diff`;
-    await fs.mkdir(diff, { recursive: true, mode: 0o755 });
-    const { size } = await unpackEntries(readTar(teeTar()), diff);
+    // A layer already unpacked under the expected diff_id (pull, load) is only hashed to
+    // verify it, not unpacked again.
+    const known = expect.diffId !== undefined &&
+      await fs.lstat(paths.layerJson(expect.diffId)).then(() => true, () => false);
+    let size = 0;
+    if (known) {
+      for await (const _ of teeTar());
+    } else {
+      const diff = `${stage}/layer/diff`;
+      await fs.mkdir(diff, { recursive: true, mode: 0o755 });
+      size = (await unpackEntries(readTar(teeTar()), diff)).size;
+    }
     const digest = await blob.finish(expect.digest);
     const diffId = hexDigest(diffHash.digest("hex"));
     if (expect.diffId && expect.diffId !== diffId) {
@@ -126,16 +143,22 @@ export async function storeLayerFromTar(
     }
     const mediaType = layerMediaType(compression);
     const record: LayerRecord = { diffId, digest, size, mediaType };
-    await fs.writeFile(`${stage}/layer/layer.json`, JSON.stringify(record, null, 2) + "\n");
+    if (!known) {
+      await fs.writeFile(`${stage}/layer/layer.json`, JSON.stringify(record, null, 2) + "\n");
+    }
     await withStoreLock(root, async () => {
+      const exists = await fs.lstat(paths.layer(diffId)).then(() => true, () => false);
+      if (!exists && known) {
+        throw new ConflictError(`layer ${diffId} was removed while being stored`);
+      }
       await blob.commit();
       await fs.mkdir(paths.layers, { recursive: true });
-      const exists = await fs.lstat(paths.layer(diffId)).then(() => true, () => false);
       if (!exists) await fs.rename(`${stage}/layer`, paths.layer(diffId));
     });
     const stored = JSON.parse(await fs.readFile(paths.layerJson(diffId), "utf8")) as LayerRecord;
     return { ...record, size: stored.size, blobSize: blob.size, compression };
   } catch (e) {
+    await raw.return(undefined).catch(() => {}); // close the source file on every error path
     await blob.abort();
     throw e;
   } finally {

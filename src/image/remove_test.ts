@@ -94,3 +94,14 @@ test("removeImage by id refuses an image with several tags unless forced", async
   assertEquals(await fs.readdir(`${store}/layers`), []);
   assertEquals(await fs.readdir(`${store}/blobs/sha256`), []);
 }, { skip: root });
+
+test("concurrent imports and tags under the store lock lose no update", async () => {
+  const dir = await tempDir();
+  const store = `${dir}/store`;
+  const files = await Promise.all(
+    [0, 1, 2, 3, 4, 5].map((i) => tarFile(dir, `t${i}.tar`, { [`f${i}`]: String(i) })),
+  );
+  await Promise.all(files.map((f, i) => importImage(store, f, `img${i}`)));
+  const tags = (await listImages(store)).flatMap((i) => i.repoTags).sort();
+  assertEquals(tags, files.map((_, i) => `img${i}:latest`));
+}, { skip: root });

@@ -110,11 +110,12 @@ const pad = (n: number) => (512 - (n % 512)) % 512;
  * After the end-of-archive marker the rest of the stream is read and discarded.
  */
 export async function* readTar(src: AsyncIterable<Uint8Array>): AsyncGenerator<TarEntry> {
-  const r = new ByteReader(src);
+  const r = new ByteReader(src, () => new InvalidDataError("tar: unexpected end of archive"));
   let first = true;
   let pax = new Map<string, Uint8Array>();
   const global = new Map<string, Uint8Array>();
   let longName: string | undefined, longLink: string | undefined;
+  let finished = false;
   try {
     for (;;) {
       const h = await r.read(512);
@@ -125,6 +126,7 @@ export async function* readTar(src: AsyncIterable<Uint8Array>): AsyncGenerator<T
       if (h.every((c) => c === 0)) {
         if (first) throw new InvalidDataError("not a tar archive (starts with an empty block)");
         await r.drain();
+        finished = true;
         return;
       }
       if (!checksumOk(h)) {
@@ -205,11 +207,8 @@ export async function* readTar(src: AsyncIterable<Uint8Array>): AsyncGenerator<T
       await r.skip(left);
       await r.skip(pad(size));
     }
-  } catch (e) {
-    await r.cancel().catch(() => {});
-    if (e instanceof Error && e.message === "unexpected end of stream") {
-      throw new InvalidDataError("tar: unexpected end of archive");
-    }
-    throw e;
+  } finally {
+    // On an error or an early stop by the consumer, close the source (and its file).
+    if (!finished) await r.cancel().catch(() => {});
   }
 }

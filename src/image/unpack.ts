@@ -14,7 +14,7 @@ import * as fs from "node:fs/promises";
 import process from "node:process";
 import { InvalidDataError } from "../errors.ts";
 import type { TarEntry, TarHeader } from "./tar_reader.ts";
-import { makedev, S_IFBLK, S_IFCHR, S_IFIFO, sys } from "./sys.ts";
+import { lsetxattr, makedev, mknod, S_IF } from "../../ffi/mod.ts";
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 const WH = ".wh.";
@@ -104,7 +104,7 @@ class Unpacker {
       // A layer must not plant overlay's own metadata; overlay would act on it.
       if (k.startsWith("trusted.overlay.")) continue;
       try {
-        sys.lsetxattr(p, k, v);
+        lsetxattr(p, k, v);
       } catch (e) {
         throw new InvalidDataError(`layer: set xattr ${k} on ${h.name}: ${(e as Error).message}`, {
           cause: e,
@@ -174,9 +174,9 @@ class Unpacker {
       case "char":
       case "block":
       case "fifo": {
-        const kind = h.type === "char" ? S_IFCHR : h.type === "block" ? S_IFBLK : S_IFIFO;
-        const dev = h.type === "fifo" ? 0 : makedev(h.devmajor, h.devminor);
-        sys.mknod(p, kind | (h.mode & 0o777), dev);
+        const kind = h.type === "char" ? S_IF.IFCHR : h.type === "block" ? S_IF.IFBLK : S_IF.IFIFO;
+        const dev = h.type === "fifo" ? 0n : makedev(h.devmajor, h.devminor);
+        mknod(p, kind | (h.mode & 0o777), dev);
         await this.#meta(p, h);
         break;
       }
@@ -188,7 +188,7 @@ class Unpacker {
     await this.#parents(name, comps, true);
     const dirComps = comps.slice(0, -1);
     if (base === OPAQUE) {
-      sys.lsetxattr(this.#abs(dirComps), "trusted.overlay.opaque", new TextEncoder().encode("y"));
+      lsetxattr(this.#abs(dirComps), "trusted.overlay.opaque", new TextEncoder().encode("y"));
       return;
     }
     if (base.startsWith(WH + WH)) return; // other AUFS metadata (.wh..wh.plnk, …): not content
@@ -199,7 +199,7 @@ class Unpacker {
     const relComps = [...dirComps, hidden];
     const p = this.#abs(relComps);
     await this.#clear(p, relComps.join("/"), false);
-    sys.mknod(p, S_IFCHR, makedev(0, 0));
+    mknod(p, S_IF.IFCHR, makedev(0, 0));
   }
 
   /** Sets directory mtimes last: creating their contents changed them. */

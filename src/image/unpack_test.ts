@@ -216,3 +216,25 @@ test("unpack replaces a symlink by a later entry instead of writing through it",
   const p = `${store}/layers/${layer.diffId.slice(7)}/diff/x`;
   assertEquals(await fs.readFile(p, "utf8"), "inside");
 }, { skip: root });
+
+test(
+  "storeLayerFromTar: a layer already stored under the expected diff_id is not unpacked again",
+  async () => {
+    const store = await tempDir();
+    const tar = await tarBytes([{ header: { name: "a", type: "file" }, data: "a" }]);
+    const src = () =>
+      (async function* () {
+        yield tar;
+      })();
+    const first = await storeLayerFromTar(store, src());
+    const marker = `${store}/layers/${first.diffId.slice(7)}/diff/marker`;
+    await fs.writeFile(marker, "");
+    const again = await storeLayerFromTar(store, src(), {
+      diffId: first.diffId,
+      digest: first.digest,
+    });
+    assertEquals(again.size, first.size);
+    assertEquals(await fs.readFile(marker, "utf8"), "", "same directory kept");
+  },
+  { skip: root },
+);
