@@ -2,6 +2,7 @@
  * Create, open, list and clean up container cgroups, on whichever version the host has.
  */
 
+import { SysError } from "../../ffi/errno.ts";
 import { NotFoundError } from "../errors.ts";
 import { type CgroupHost, detectCgroups } from "./detect.ts";
 import { DEFAULT_DEVICES } from "./devices.ts";
@@ -35,15 +36,19 @@ export async function createCgroup(
   const cg = host.version === 2
     ? new V2Cgroup(name, parentPath, host)
     : new V1Cgroup(name, parentPath, host);
-  try {
-    if (cg instanceof V2Cgroup) await cg.create();
-    else await cg.create(opts.devices ?? DEFAULT_DEVICES);
-    if (opts.limits) await cg.apply(opts.limits);
-  } catch (e) {
-    await cg.remove().catch(() => {});
-    throw e;
+  for (let attempt = 0;; attempt++) {
+    try {
+      if (cg instanceof V2Cgroup) await cg.create();
+      else await cg.create(opts.devices ?? DEFAULT_DEVICES);
+      if (opts.limits) await cg.apply(opts.limits);
+      return cg;
+    } catch (e) {
+      await cg.remove().catch(() => {});
+      // Another hako removed the empty shared parent between our mkdirs: make it again.
+      if (e instanceof SysError && e.code === "ENOENT" && attempt < 3) continue;
+      throw e;
+    }
   }
-  return cg;
 }
 
 /** Opens the cgroup(s) of an existing container (exec, stats, rm from another hako). */

@@ -4,14 +4,17 @@
  */
 
 import { HakoError } from "../errors.ts";
-import { readDir, readText, remove, stat, writeFile } from "../../ffi/fs.ts";
-import { E, errnoMessage, errnoName } from "../../ffi/errno.ts";
+import { readDir, stat } from "../../ffi/fs.ts";
+import { E, errnoMessage, errnoName, SysError } from "../../ffi/errno.ts";
+import { kill } from "../../ffi/signal.ts";
+import { readSmall, rmdirSmall, writeSmall } from "../../ffi/kfs.ts";
 
 /** A cgroup file could not be read, written or removed; names the file and the errno. */
 export class CgroupError extends HakoError {}
 
 /** "EINVAL (Invalid argument)" from a Deno or Bun (node) file error. */
 export function describeError(e: unknown): string {
+  if (e instanceof SysError) return `${e.code} (${errnoMessage(e.errno)})`;
   // deno-lint-ignore no-explicit-any
   const err = e as any;
   const text = String(err?.message ?? err);
@@ -25,19 +28,23 @@ export function describeError(e: unknown): string {
 }
 
 /** Writes `value` to a cgroup control file. */
+// cgroupfs answers from memory: raw synchronous syscalls take microseconds, where an async
+// file API costs a thread-pool round trip per call (this is on the container start path).
+// deno-lint-ignore require-await
 export async function writeValue(dir: string, file: string, value: string | number) {
   const path = `${dir}/${file}`;
   try {
-    await writeFile(path, String(value));
+    writeSmall(path, String(value));
   } catch (e) {
     throw new CgroupError(`write "${value}" to ${path}: ${describeError(e)}`, { cause: e });
   }
 }
 
 /** Reads a control file, trimmed; null when the file does not exist. */
+// deno-lint-ignore require-await
 export async function readValue(dir: string, file: string): Promise<string | null> {
   try {
-    return (await readText(`${dir}/${file}`)).trim();
+    return readSmall(`${dir}/${file}`)?.trim() ?? null;
   } catch (e) {
     // deno-lint-ignore no-explicit-any
     const code = (e as any)?.code;
@@ -84,27 +91,10 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// TODO(ffi): ffi/fs.ts `remove` cannot remove an empty directory under Bun (node's rm without
-// `recursive` fails with ERR_FS_EISDIR, and with it tries to unlink cgroup control files:
-// EPERM). Until ffi/ grows an `rmdir`, fall back to node's rmdir only when that error shows up
-// (which only Bun produces).
-const nodeFsName = "node:fs/promises";
-
 /** rmdir(2) of one cgroup directory; a missing directory is not an error. */
+// deno-lint-ignore require-await
 export async function rmdir(path: string): Promise<void> {
-  try {
-    await remove(path);
-  } catch (e) {
-    // deno-lint-ignore no-explicit-any
-    if ((e as any)?.code !== "ERR_FS_EISDIR") throw e;
-    const nfs = await import(nodeFsName);
-    try {
-      await nfs.rmdir(path);
-    } catch (e2) {
-      // deno-lint-ignore no-explicit-any
-      if ((e2 as any)?.code !== "ENOENT") throw e2;
-    }
-  }
+  rmdirSmall(path);
 }
 
 /** Child cgroup directory names (cgroupfs lists control files too; keep only directories). */
@@ -116,17 +106,27 @@ export async function childDirs(dir: string): Promise<string[]> {
   return out;
 }
 
-// TODO(ffi): kill(2) belongs in ffi/. Both Deno 2 and Bun provide node's `process` global, so
-// this needs no runtime check.
-// deno-lint-ignore no-explicit-any
-const proc = (globalThis as any).process;
+const SIGNUM: Record<string, number> = {
+  SIGKILL: 9,
+  SIGTERM: 15,
+  SIGINT: 2,
+  SIGHUP: 1,
+  SIGQUIT: 3,
+  SIGSTOP: 19,
+  SIGCONT: 18,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+};
 
 /** kill(2); a pid that has already gone (ESRCH) is not an error. */
 export function signalPid(pid: number, signal: string | number): void {
+  const n = typeof signal === "number"
+    ? signal
+    : SIGNUM[signal.toUpperCase().replace(/^(?!SIG)/, "SIG")];
+  if (n === undefined) throw new CgroupError(`unknown signal ${signal}`);
   try {
-    proc.kill(pid, signal);
+    kill(pid, n);
   } catch (e) {
-    // deno-lint-ignore no-explicit-any
-    if ((e as any)?.code !== "ESRCH") throw e;
+    if (!(e instanceof SysError) || e.code !== "ESRCH") throw e;
   }
 }

@@ -112,6 +112,13 @@ export async function drainAndRemove(m: CgroupManager): Promise<void> {
     if (left.length === 0) {
       try {
         for (const p of m.paths) await rmdirTree(p);
+        // The shared parent ("hako") goes too once the last container has left it, so an
+        // idle host keeps no trace; a creator racing with this retries (createCgroup).
+        for (const p of m.paths) {
+          try {
+            await rmdir(p.slice(0, p.lastIndexOf("/")));
+          } catch { /* still in use (EBUSY/ENOTEMPTY) */ }
+        }
         return;
       } catch (e) {
         // EBUSY: a task is still leaving (or was just forked); anything else is final.

@@ -4,7 +4,8 @@
  * cgroup.kill (see detect.ts).
  */
 
-import { isExists, mkdir, stat } from "../../ffi/fs.ts";
+import { stat } from "../../ffi/fs.ts";
+import { mkdirSmall } from "../../ffi/kfs.ts";
 import type { CgroupHost, V1Controller } from "./detect.ts";
 import type { Limits } from "./limits.ts";
 import { type CgroupManager, drainAndRemove, emptyStats, pidsIn, type Stats } from "./manager.ts";
@@ -57,23 +58,25 @@ export class V1Cgroup implements CgroupManager {
     const levels = [...this.parent.split("/"), this.name];
     for (const [c, mount] of Object.entries(this.host.v1)) {
       if (c !== "cpuset") {
-        await mkdir(`${mount}/${levels.join("/")}`);
+        for (let i = 1; i <= levels.length; i++) {
+          mkdirSmall(`${mount}/${levels.slice(0, i).join("/")}`);
+        }
         continue;
       }
       let dir = mount;
       for (const level of levels) {
         const parentDir = dir;
         dir = `${dir}/${level}`;
-        await mkdir(dir, { recursive: false }).catch((e) => {
-          if (!isExists(e)) throw e;
-        });
+        mkdirSmall(dir);
         await cpuset.inheritV1(parentDir, dir);
       }
     }
     if (this.unifiedDir) {
       // Optional extra (cgroup.kill): a host whose unified tree refuses us still works.
       try {
-        await mkdir(this.unifiedDir);
+        for (let i = 1; i <= levels.length; i++) {
+          mkdirSmall(`${this.host.unified}/${levels.slice(0, i).join("/")}`);
+        }
       } catch {
         (this as { unifiedDir?: string }).unifiedDir = undefined;
         this.paths.pop();

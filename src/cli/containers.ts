@@ -14,7 +14,7 @@ import {
 import type { Paths } from "../engine/paths.ts";
 import type { Container } from "../engine/record.ts";
 import { HakoError, NotFoundError, UsageError } from "../errors.ts";
-import { resolveImage } from "../image/mod.ts";
+import { resolveImage } from "../image/resolve.ts";
 import {
   ago,
   applyFormat,

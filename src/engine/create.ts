@@ -7,7 +7,7 @@
 import * as fs from "../../ffi/fs.ts";
 import { UsageError } from "../errors.ts";
 import type { Limits } from "../cgroups/mod.ts";
-import { resolveImage } from "../image/mod.ts";
+import { resolveImage } from "../image/resolve.ts";
 import { CAPS, parseSignal } from "../runtime/linux.ts";
 import {
   DEFAULT_CAPS,
