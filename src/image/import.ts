@@ -47,7 +47,7 @@ export async function importImage(
   opts: ImportOptions = {},
 ): Promise<Image> {
   const key = ref !== undefined ? tagKey(ref) : undefined; // reject a bad ref before any work
-  const label = typeof source === "string" ? source : "<stream>";
+  const label = source === "-" ? "stdin" : typeof source === "string" ? source : "<stream>";
   let input: ByteSource;
   if (source === "-") input = process.stdin as AsyncIterable<Uint8Array>;
   else if (typeof source === "string") {

@@ -53,7 +53,7 @@ export function cleanEntryPath(name: string): string[] {
 
 class Unpacker {
   #dirs = new Set<string>([""]);
-  #dirTimes: [string, number][] = [];
+  #dirTimes = new Map<string, number>();
   #asRoot = process.getuid?.() === 0;
   size = 0;
   entries = 0;
@@ -127,7 +127,7 @@ class Unpacker {
       if (!isDir) await fs.mkdir(p, { mode: 0o700 });
       this.#dirs.add(rel);
       await this.#meta(p, h);
-      this.#dirTimes.push([p, h.mtime]);
+      this.#dirTimes.set(p, h.mtime); // the last entry for a dir wins
       return;
     }
     if (comps.length === 0) {
@@ -204,10 +204,7 @@ class Unpacker {
 
   /** Sets directory mtimes last: creating their contents changed them. */
   async finish(): Promise<void> {
-    for (let i = this.#dirTimes.length - 1; i >= 0; i--) {
-      const [p, t] = this.#dirTimes[i];
-      await fs.lutimes(p, t, t);
-    }
+    for (const [p, t] of this.#dirTimes) await fs.lutimes(p, t, t);
   }
 }
 

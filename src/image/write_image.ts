@@ -4,7 +4,8 @@
  * Used by import, and later by commit, build, load and pull.
  */
 
-import { writeJsonAtomic } from "../../ffi/fs.ts";
+import { exists, writeJsonAtomic } from "../../ffi/fs.ts";
+import { ConflictError } from "../errors.ts";
 import { putBlob } from "./blob.ts";
 import { withStoreLock } from "./lock.ts";
 import { CONFIG_MEDIA_TYPE, type ImageConfig, type Manifest, MANIFEST_MEDIA_TYPE } from "./oci.ts";
@@ -40,6 +41,13 @@ export async function writeImage(
   const id = configBlob.digest, manifestDigest = manifestBlob.digest;
   await withStoreLock(root, async () => {
     const paths = storePaths(root);
+    // A concurrent rmi may have deleted a layer this image shares between our storing it
+    // and now; refuse rather than index an image that cannot start.
+    for (const d of config.rootfs.diff_ids) {
+      if (!(await exists(paths.layerJson(d)))) {
+        throw new ConflictError(`layer ${d} of the new image was removed meanwhile; try again`);
+      }
+    }
     const index = await readImageIndex(root);
     if (index[id] !== manifestDigest) {
       index[id] = manifestDigest;
