@@ -25,6 +25,7 @@ import {
   shortCommand,
 } from "./format.ts";
 import { needArgs, parse } from "./parse.ts";
+import { parseSignal } from "../runtime/linux.ts";
 
 function status(c: Container): string {
   const s = c.State;
@@ -139,6 +140,9 @@ export async function stop(paths: Paths, argv: string[]) {
 export async function kill(paths: Paths, argv: string[]) {
   const a = parse("kill", { "--signal": String, "-s": "--signal" }, argv);
   needArgs("kill", a._, 1, "[OPTIONS] CONTAINER [CONTAINER...]");
+  if (parseSignal(a["--signal"] ?? "KILL") === null) {
+    throw new UsageError(`invalid signal: ${a["--signal"]}`);
+  }
   return await each(a._, async (n) => {
     await killContainer(paths, n, a["--signal"] ?? "KILL");
     writeOut(n + "\n");

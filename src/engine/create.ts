@@ -152,7 +152,7 @@ export function parseUlimit(u: string): Rlimit {
 }
 
 /** The capability set Docker gives for these flags. */
-export function capabilities(o: CreateOptions): string[] {
+export function capabilities(o: CreateOptions, held: Set<string>): string[] {
   const norm = (c: string) => {
     const n = c.toUpperCase().startsWith("CAP_") ? c.toUpperCase() : `CAP_${c.toUpperCase()}`;
     if (n !== "CAP_ALL" && CAPS[n] === undefined) {
@@ -160,16 +160,25 @@ export function capabilities(o: CreateOptions): string[] {
     }
     return n;
   };
-  if (o.privileged) return Object.keys(CAPS);
+  // "All" means all that hako itself holds (Docker does the same): a host whose root lacks
+  // a capability (here CAP_SYS_RESOURCE) cannot hand it to a container.
+  const all = Object.keys(CAPS).filter((c) => held.has(c));
+  if (o.privileged) return all;
   const add = (o.capAdd ?? []).map(norm), drop = (o.capDrop ?? []).map(norm);
-  let caps = drop.includes("CAP_ALL") ? [] : [...DEFAULT_CAPS];
+  let caps = drop.includes("CAP_ALL") ? [] : DEFAULT_CAPS.filter((c) => held.has(c));
   caps = caps.filter((c) => !drop.includes(c));
-  if (add.includes("CAP_ALL")) caps = Object.keys(CAPS);
-  for (const c of add) if (c !== "CAP_ALL" && !caps.includes(c)) caps.push(c);
+  if (add.includes("CAP_ALL")) caps = all;
+  for (const c of add) {
+    if (c === "CAP_ALL" || caps.includes(c)) continue;
+    if (!held.has(c)) {
+      throw new UsageError(`cannot add capability ${c}: hako itself does not hold it on this host`);
+    }
+    caps.push(c);
+  }
   return caps;
 }
 
-function restartPolicy(r = "no"): { Name: string; MaximumRetryCount: number } {
+export function restartPolicy(r = "no"): { Name: string; MaximumRetryCount: number } {
   const m = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(r);
   if (!m || (m[2] && m[1] !== "on-failure")) {
     throw new UsageError(
@@ -193,7 +202,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
     }
   }
   const ulimits = (o.ulimits ?? []).map(parseUlimit);
-  const caps = capabilities(o);
+  const caps = capabilities(o, await heldCapabilities());
   const policy = restartPolicy(o.restart);
   if (policy.Name !== "no" && o.rm) throw new UsageError("conflicting options: --restart and --rm");
   const network = o.network ?? "bridge";
@@ -390,6 +399,14 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
     await releaseName(paths, name, id);
     throw e;
   }
+}
+
+/** The capabilities in hako's own bounding set (/proc/self/status CapBnd). */
+export async function heldCapabilities(): Promise<Set<string>> {
+  const status = await fs.readText("/proc/self/status").catch(() => "");
+  const hex = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
+  const mask = hex ? BigInt("0x" + hex) : (1n << 41n) - 1n;
+  return new Set(Object.keys(CAPS).filter((c) => (mask >> BigInt(CAPS[c])) & 1n));
 }
 
 function relTo(base: string, p: string): string {
