@@ -28,7 +28,7 @@ export interface Launched {
 export async function launch(
   paths: Paths,
   c: Container,
-  io: Pick<StartOptions, "stdio" | "tty">,
+  io: Pick<StartOptions, "stdio" | "console">,
   monitorPid: number,
 ): Promise<Launched> {
   const dir = containerDir(paths, c.Id);

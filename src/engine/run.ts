@@ -24,6 +24,9 @@ import {
 } from "../../ffi/mod.ts";
 import { envAll, onSignal, pid as selfPid, selfArgv, type SignalName } from "../../ffi/host.ts";
 import { HakoError } from "../errors.ts";
+import type { StartOptions } from "../runtime/create.ts";
+import { ConsoleSocket, getWinsize, RawTerminal, setWinsize } from "../runtime/tty.ts";
+import { startSession } from "./terminal.ts";
 import { finish, launch, logLine, removeFiles, statusCode } from "./launch.ts";
 import type { Paths } from "./paths.ts";
 import { type Container, loadRecord, readRecord } from "./record.ts";
@@ -55,11 +58,15 @@ export async function runForeground(paths: Paths, c: Container): Promise<number>
       }
     })
   );
+  const io = foregroundIo(c);
   try {
-    const l = await launch(paths, c, {}, selfPid);
+    const l = await launch(paths, c, io, selfPid);
     target = l.pid;
+    const session = io.openSession?.();
     const { status } = await wait4(l.pid);
     target = 0;
+    await session?.end();
+    await io.close();
     const r = await finish(paths, c.Id, l, status);
     if (c.HostConfig.AutoRemove && r) await removeFiles(paths, r);
     return statusCode(status);
@@ -70,8 +77,54 @@ export async function runForeground(paths: Paths, c: Container): Promise<number>
     }
     throw e;
   } finally {
+    await io.close();
     for (const f of off) f();
   }
+}
+
+/**
+ * The container's stdio for a foreground run: with -t a pty opened in the container (and
+ * the host terminal raw while -i copies keys to it), else hako's own stdio with stdin on
+ * /dev/null unless -i.
+ */
+function foregroundIo(c: Container) {
+  let raw: RawTerminal | null = null, cs: ConsoleSocket | undefined, devnull = -1;
+  const io: Pick<StartOptions, "stdio" | "console"> & {
+    openSession?: () => { end(): Promise<void> };
+    close(): Promise<void>;
+  } = {
+    async close() {
+      cs?.close();
+      if (devnull >= 0) close(devnull), devnull = -1;
+      await raw?.restore();
+    },
+  };
+  if (c.Config.Tty) {
+    if (c.Config.OpenStdin) raw = RawTerminal.enter(0);
+    cs = new ConsoleSocket();
+    io.console = cs.input(getWinsize(0) ?? getWinsize(1) ?? undefined);
+    io.openSession = () => {
+      const master = cs!.receive();
+      cs!.close();
+      const s = startSession({
+        peer: master,
+        input: raw ? 0 : undefined,
+        output: 1,
+        onResize: (ws) => setWinsize(master, ws),
+      });
+      return {
+        async end() {
+          s.stop();
+          await s.done;
+          close(master);
+        },
+      };
+    };
+  } else if (!c.Config.OpenStdin) {
+    devnull = openat(AT_FDCWD, "/dev/null", O.RDONLY | O.CLOEXEC);
+    io.stdio = [devnull, -1, -1];
+  }
+  return io;
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   S,
 } from "./linux.ts";
 import type { Spec } from "./spec.ts";
+import { type ConsoleInput, consoleSteps } from "./tty.ts";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./spec.ts";
 
 /** Everything the plan needs that was worked out on the host side beforehand. */
@@ -43,8 +44,8 @@ export interface PlanInput {
   cgroupProcsFds?: number[];
   /** Open namespace fds to join (setns) instead of creating, with their CLONE_ flag. */
   joinNamespaces?: { fd: number; flag: number }[];
-  /** A terminal follower fd that becomes the controlling terminal, 0-2 and /dev/console. */
-  tty?: { fd: number; hostPath: string };
+  /** Open a pty inside the container: controlling terminal, 0-2, /dev/console (tty.ts). */
+  console?: ConsoleInput;
 }
 
 const DEVICES: [string, number, number, number][] = [
@@ -66,7 +67,6 @@ const DEV_LINKS: [string, string][] = [
 ];
 
 const SIOCSIFFLAGS = 0x8914;
-const TIOCSCTTY = 0x540e;
 const IFF_UP_RUNNING = 0x1 | 0x40;
 const AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
 const CLOSE_RANGE_CLOEXEC = 4;
@@ -122,10 +122,7 @@ export function buildContainerPlan(input: PlanInput): Plan {
     p.syscall(SYS.setns, [ns.fd, ns.flag], "join namespace");
   }
   p.syscall(SYS.setsid, [], "create a session", { ignore: E.EPERM });
-  if (input.tty) {
-    p.syscall(SYS.ioctl, [input.tty.fd, TIOCSCTTY, 0], "make the terminal the controlling tty");
-    for (let i = 0; i < 3; i++) p.syscall(SYS.dup3, [input.tty.fd, i, 0], `terminal as fd ${i}`);
-  } else if (input.stdio) {
+  if (input.stdio) {
     input.stdio.forEach((fd, i) => {
       if (fd >= 0 && fd !== i) p.syscall(SYS.dup3, [fd, i, 0], `set up fd ${i}`);
     });
@@ -150,7 +147,25 @@ export function buildContainerPlan(input: PlanInput): Plan {
     });
     p.syscall(SYS.close, [0], "close the socket", { fromSlot: { 0: sock } });
   }
+  // The pty comes from the container's own devpts, so after pivot_root (tty.ts).
+  if (input.console) {
+    consoleSteps(p, input.console, { uid: proc.user.uid, bindConsole: hasNs(spec, "mount") });
+  }
+  processSteps(p, proc, input.resolved.get(proc.cwd) ?? proc.cwd, input.execPaths);
+  return p;
+}
 
+/**
+ * The steps every container process ends with, new or exec'd: rlimits, no_new_privs,
+ * capability bounding set, working directory, user and groups, capabilities, umask, fds,
+ * then execve of each candidate path in turn (ENOENT moves on to the next).
+ */
+export function processSteps(
+  p: Plan,
+  proc: NonNullable<Spec["process"]>,
+  cwd: string,
+  execPaths: string[],
+): void {
   for (const r of proc.rlimits ?? []) {
     const res = RLIMIT[r.type];
     if (res === undefined) throw new TypeError(`config.json: unknown rlimit ${r.type}`);
@@ -172,7 +187,6 @@ export function buildContainerPlan(input: PlanInput): Plan {
       p.syscall(SYS.prctl, [PR.CAPBSET_DROP, c, 0, 0, 0], `drop ${name}`, { ignore: E.EINVAL });
     }
   }
-  const cwd = input.resolved.get(proc.cwd) ?? proc.cwd;
   p.syscall(SYS.chdir, [p.str("/" + cwd.replace(/^\/+/, ""))], `chdir to ${proc.cwd}`);
 
   const u = proc.user;
@@ -198,13 +212,12 @@ export function buildContainerPlan(input: PlanInput): Plan {
 
   const argv = p.strings(proc.args);
   const envp = p.strings(proc.env ?? []);
-  input.execPaths.forEach((path, i) => {
-    const last = i === input.execPaths.length - 1;
+  execPaths.forEach((path, i) => {
+    const last = i === execPaths.length - 1;
     p.syscall(SYS.execve, [p.str(path), argv, envp], `exec ${path}`, {
       ignore: last ? undefined : E.ENOENT,
     });
   });
-  return p;
 }
 
 /** Root filesystem, mounts, devices, pivot_root, masked and read-only paths. */
@@ -266,21 +279,6 @@ function mountRoot(p: Plan, input: PlanInput) {
       );
     }
     if (m.destination === "/dev" && m.type === "tmpfs") devices(p, rel, input);
-  }
-  if (input.tty) {
-    p.syscall(
-      SYS.mknodat,
-      [AT_FDCWD, p.str("dev/console"), S.IFREG | 0o600, 0],
-      "create /dev/console",
-      {
-        ignore: E.EEXIST,
-      },
-    );
-    p.syscall(
-      SYS.mount,
-      [p.str(input.tty.hostPath), p.str("dev/console"), 0, MS.BIND, 0],
-      "bind the terminal on /dev/console",
-    );
   }
   if (spec.hostname !== undefined && input.resolved.has("/etc/hostname")) {
     // Nothing: the engine bind-mounts its own /etc/hostname through spec.mounts.

@@ -10,6 +10,7 @@ import { CommandError, InvalidDataError } from "../errors.ts";
 import { buildContainerPlan, cloneFlags } from "./container_plan.ts";
 import { resolveInRoot } from "./rootpath.ts";
 import { OVERLAY_ANNOTATION, type Spec } from "./spec.ts";
+import type { ConsoleInput } from "./tty.ts";
 
 /** How to start a bundle's process. */
 export interface StartOptions {
@@ -17,8 +18,8 @@ export interface StartOptions {
   stdio?: [number, number, number];
   /** cgroup.procs files the process joins before its first instruction. */
   cgroupProcs?: string[];
-  /** A pty follower for `-t`: fd and its host path (/dev/pts/N). */
-  tty?: { fd: number; hostPath: string };
+  /** For `-t`: the console socket the plan sends the container's pty master over. */
+  console?: ConsoleInput;
   /** Namespace files to join instead of creating (e.g. "network" → /proc/<pid>/ns/net). */
   joinNamespaces?: { type: string; path: string }[];
 }
@@ -134,7 +135,7 @@ export async function startBundle(bundle: string, spec: Spec, opts: StartOptions
       stdio: opts.stdio,
       cgroupProcsFds,
       joinNamespaces,
-      tty: opts.tty,
+      console: opts.console,
     });
     try {
       return await spawn(plan, { cloneFlags: cloneFlags(spec) });
