@@ -40,7 +40,9 @@ export function isExists(e: unknown): boolean {
 
 /** Reads a whole file. */
 export function readFile(path: string): Promise<Uint8Array> {
-  return isBun ? nfs.readFile(path).then((b: Uint8Array) => new Uint8Array(b)) : Deno.readFile(path);
+  return isBun
+    ? nfs.readFile(path).then((b: Uint8Array) => new Uint8Array(b))
+    : Deno.readFile(path);
 }
 
 /** Reads a whole file as UTF-8. */
@@ -130,6 +132,23 @@ export async function readDir(path: string): Promise<string[]> {
     if (isBun) return await nfs.readdir(path);
     const names: string[] = [];
     for await (const e of Deno.readDir(path)) names.push(e.name);
+    return names;
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+}
+
+/** Names of the subdirectories of `dir` (from the directory entries' types; no stat calls). */
+export async function readSubdirs(path: string): Promise<string[]> {
+  try {
+    if (isBun) {
+      const ents = await nfs.readdir(path, { withFileTypes: true });
+      // deno-lint-ignore no-explicit-any
+      return ents.filter((e: any) => e.isDirectory()).map((e: any) => e.name);
+    }
+    const names: string[] = [];
+    for await (const e of Deno.readDir(path)) if (e.isDirectory) names.push(e.name);
     return names;
   } catch (e) {
     if (isNotFound(e)) return [];

@@ -4,7 +4,7 @@
  */
 
 import { HakoError } from "../errors.ts";
-import { readDir, stat } from "../../ffi/fs.ts";
+import { readSubdirs } from "../../ffi/fs.ts";
 import { E, errnoMessage, errnoName, SysError } from "../../ffi/errno.ts";
 import { kill } from "../../ffi/signal.ts";
 import { readSmall, rmdirSmall, writeSmall } from "../../ffi/kfs.ts";
@@ -98,12 +98,8 @@ export async function rmdir(path: string): Promise<void> {
 }
 
 /** Child cgroup directory names (cgroupfs lists control files too; keep only directories). */
-export async function childDirs(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of await readDir(dir)) {
-    if ((await stat(`${dir}/${name}`))?.isDirectory) out.push(name);
-  }
-  return out;
+export function childDirs(dir: string): Promise<string[]> {
+  return readSubdirs(dir);
 }
 
 const SIGNUM: Record<string, number> = {

@@ -8,6 +8,7 @@ import { SysError } from "../../ffi/mod.ts";
 import { storePaths } from "../engine/paths.ts";
 import type { Paths } from "../engine/paths.ts";
 import { HakoError, UsageError } from "../errors.ts";
+import { mark, report } from "../trace.ts";
 
 type Command = (paths: Paths, argv: string[]) => Promise<number>;
 
@@ -44,6 +45,14 @@ const COMMANDS: Record<string, [string, () => Promise<Command>]> = {
     async () => (await import("./images.ts")).tag,
   ],
   rmi: ["Remove one or more images", async () => (await import("./images.ts")).rmi],
+  stats: [
+    "Display a live stream of container(s) resource usage statistics",
+    async () => (await import("./stats.ts")).stats,
+  ],
+  update: [
+    "Update configuration of one or more containers",
+    async () => (await import("./update.ts")).update,
+  ],
 };
 
 function usage(): string {
@@ -79,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     } else break;
   }
+  mark("boot");
   const name = argv[i];
   const rest = argv.slice(i + 1);
   const paths = storePaths(root);
@@ -95,7 +105,9 @@ export async function main(argv: string[]): Promise<number> {
     if (!entry) {
       throw new UsageError(`unknown command "${name}" for "hako"\nRun 'hako --help' for usage.`);
     }
-    return await (await entry[1]())(paths, rest);
+    const code = await (await entry[1]())(paths, rest);
+    report();
+    return code;
   } catch (e) {
     if (e instanceof HakoError) {
       writeErr(`hako: ${e.message}\n`);

@@ -8,7 +8,9 @@ import type { Paths } from "../engine/paths.ts";
 import { removeFiles } from "../engine/launch.ts";
 import { readRecord } from "../engine/record.ts";
 import { runForeground, startDetached } from "../engine/run.ts";
+import { dockerResources } from "../engine/update.ts";
 import { UsageError } from "../errors.ts";
+import { mark } from "../trace.ts";
 import { needArgs, parse, Strings } from "./parse.ts";
 
 const SPEC = {
@@ -145,29 +147,9 @@ export async function parseRun(command: string, argv: string[]): Promise<CreateO
     labels: a["--label"],
     stopSignal: a["--stop-signal"],
     limits,
-    resources: dockerLimits(limits),
+    resources: dockerResources(limits),
     detach: a["--detach"],
   } as CreateOptions & { detach?: boolean };
-}
-
-/** The Docker HostConfig names of the limits, for inspect. */
-function dockerLimits(l: Limits) {
-  return {
-    Memory: l.memory ?? 0,
-    MemorySwap: l.memorySwap ?? 0,
-    MemoryReservation: l.memoryReservation ?? 0,
-    NanoCpus: l.cpuQuota && l.cpuPeriod && l.cpuQuota > 0
-      ? Math.round(l.cpuQuota / l.cpuPeriod * 1e9)
-      : 0,
-    CpuShares: l.cpuShares ?? 0,
-    CpuPeriod: l.cpuPeriod ?? 0,
-    CpuQuota: l.cpuQuota ?? 0,
-    CpusetCpus: l.cpusetCpus ?? "",
-    CpusetMems: l.cpusetMems ?? "",
-    PidsLimit: l.pidsLimit ?? null,
-    OomKillDisable: l.oomKillDisable ?? false,
-    BlkioWeight: l.blkioWeight ?? 0,
-  };
 }
 
 /** `hako create`. */
@@ -184,6 +166,7 @@ export async function runCommand(paths: Paths, argv: string[]): Promise<number> 
   const o = await parseRun("run", argv) as CreateOptions & { detach?: boolean } | null;
   if (!o) return 0;
   const c = await createContainer(paths, o);
+  mark("create");
   if (o.detach) {
     try {
       await startDetached(paths, c.Id);

@@ -77,7 +77,7 @@ async function settle(paths: Paths, id: string): Promise<void> {
   if (c) await openCgroup(c.Hako.Cgroup).then((g) => g.remove()).catch(() => {});
 }
 
-async function pidExists(pid: number): Promise<boolean> {
+function pidExists(pid: number): boolean {
   try {
     killPid(pid, 0);
     return true;

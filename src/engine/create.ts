@@ -191,7 +191,12 @@ export function restartPolicy(r = "no"): { Name: string; MaximumRetryCount: numb
 /** Creates the container; returns its record. */
 export async function createContainer(paths: Paths, o: CreateOptions): Promise<Container> {
   // Everything that can be refused is checked before anything is written.
-  const image = await resolveImage(paths.root, o.image);
+  // Independent reads run together: each is a thread-pool round trip on the start path.
+  const [image, held, resolvConf] = await Promise.all([
+    resolveImage(paths.root, o.image),
+    heldCapabilities(),
+    hostResolvConf(),
+  ]);
   const ic = image.config.config ?? {};
   const volumes = (o.volumes ?? []).map(parseVolume);
   for (const v of volumes) {
@@ -202,7 +207,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
     }
   }
   const ulimits = (o.ulimits ?? []).map(parseUlimit);
-  const caps = capabilities(o, await heldCapabilities());
+  const caps = capabilities(o, held);
   const policy = restartPolicy(o.restart);
   if (policy.Name !== "no" && o.rm) throw new UsageError("conflicting options: --restart and --rm");
   const network = o.network ?? "bridge";
@@ -259,15 +264,18 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
   const dir = containerDir(paths, id);
   await claimName(paths, name, id);
   try {
-    await fs.mkdir(`${dir}/rootfs`);
-    await fs.mkdir(`${dir}/upper`);
-    await fs.mkdir(`${dir}/work`);
-    await fs.writeFile(`${dir}/hostname`, hostname + "\n");
-    await fs.writeFile(
-      `${dir}/hosts`,
-      `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname} ${name}\n`,
-    );
-    await fs.writeFile(`${dir}/resolv.conf`, await hostResolvConf());
+    await fs.mkdir(dir);
+    await Promise.all([
+      fs.mkdir(`${dir}/rootfs`),
+      fs.mkdir(`${dir}/upper`),
+      fs.mkdir(`${dir}/work`),
+      fs.writeFile(`${dir}/hostname`, hostname + "\n"),
+      fs.writeFile(
+        `${dir}/hosts`,
+        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname} ${name}\n`,
+      ),
+      fs.writeFile(`${dir}/resolv.conf`, resolvConf),
+    ]);
 
     const mounts: Mount[] = defaultMounts();
     if (o.privileged) {
@@ -329,7 +337,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
         }),
       },
     };
-    await fs.writeJsonAtomic(`${dir}/config.json`, spec);
+    const writeSpec = fs.writeJsonAtomic(`${dir}/config.json`, spec);
     const now = new Date().toISOString();
     const c: Container = {
       Id: id,
@@ -392,7 +400,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
       RestartCount: 0,
       Hako: { StartTicks: 0, MonitorPid: 0, StoppedByUser: false, Cgroup: id, Limits: o.limits },
     };
-    await writeRecord(paths, c);
+    await Promise.all([writeSpec, writeRecord(paths, c)]);
     return c;
   } catch (e) {
     await fs.remove(dir, { recursive: true });

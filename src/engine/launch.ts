@@ -9,6 +9,7 @@ import { type CgroupManager, createCgroup, openCgroup } from "../cgroups/mod.ts"
 import { ALL_DEVICES } from "../cgroups/mod.ts";
 import { loadSpec, startBundle, type StartOptions } from "../runtime/create.ts";
 import type { Paths } from "./paths.ts";
+import { mark } from "../trace.ts";
 import {
   type Container,
   containerDir,
@@ -33,11 +34,13 @@ export async function launch(
 ): Promise<Launched> {
   const dir = containerDir(paths, c.Id);
   const spec = await loadSpec(dir);
+  mark("spec");
   const limits = c.Hako.Limits;
   const cgroup = await createCgroup(c.Hako.Cgroup, undefined, {
     limits,
     devices: c.HostConfig.Privileged ? ALL_DEVICES : undefined,
   });
+  mark("cgroup");
   let pid: number;
   try {
     ({ pid } = await startBundle(dir, spec, { ...io, cgroupProcs: cgroup.procsFiles() }));
@@ -58,6 +61,7 @@ export async function launch(
     });
     throw e;
   }
+  mark("clone+exec");
   const ticks = await startTicks(pid);
   await withLock(paths, c.Id, async () => {
     const r = (await readRecord(paths, c.Id)) ?? c;
@@ -77,6 +81,7 @@ export async function launch(
     await writeRecord(paths, r);
     Object.assign(c, r);
   });
+  mark("record");
   return { pid, cgroup };
 }
 
@@ -94,11 +99,13 @@ export async function finish(
   l: Launched,
   status: number,
 ): Promise<Container | null> {
+  mark("wait");
   let oom = false;
   try {
     oom = (await l.cgroup.stats()).memory.oomKills > 0;
   } catch { /* stats are best effort */ }
   await l.cgroup.remove().catch(() => {});
+  mark("cgroup-rm");
   return await withLock(paths, id, async () => {
     const r = await readRecord(paths, id);
     if (!r) return null;

@@ -29,6 +29,7 @@ import { ConsoleSocket, getWinsize, RawTerminal, setWinsize } from "../runtime/t
 import { startSession } from "./terminal.ts";
 import { finish, launch, logLine, removeFiles, statusCode } from "./launch.ts";
 import type { Paths } from "./paths.ts";
+import { mark } from "../trace.ts";
 import { type Container, loadRecord, readRecord } from "./record.ts";
 
 const FORWARDED: [SignalName, number][] = [
@@ -68,7 +69,9 @@ export async function runForeground(paths: Paths, c: Container): Promise<number>
     await session?.end();
     await io.close();
     const r = await finish(paths, c.Id, l, status);
+    mark("finish");
     if (c.HostConfig.AutoRemove && r) await removeFiles(paths, r);
+    mark("rm");
     return statusCode(status);
   } catch (e) {
     if (c.HostConfig.AutoRemove) {

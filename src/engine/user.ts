@@ -33,8 +33,11 @@ function table(text: string): string[][] {
 /** Resolves `spec` ("" = root) inside the layered root `layers` (topmost first). */
 export async function resolveUser(layers: string[], spec: string): Promise<ResolvedUser> {
   const [u = "", g] = spec.split(":");
-  const passwd = table(await readInRoot(layers, "/etc/passwd"));
-  const groups = table(await readInRoot(layers, "/etc/group"));
+  const [p, gr] = await Promise.all([
+    readInRoot(layers, "/etc/passwd"),
+    readInRoot(layers, "/etc/group"),
+  ]);
+  const passwd = table(p), groups = table(gr);
   let uid: number, gid: number | undefined, home = "/", name: string | undefined;
   if (u === "" || /^\d+$/.test(u)) {
     uid = Number(u || 0);

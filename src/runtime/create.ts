@@ -5,10 +5,11 @@
  */
 
 import { AT_FDCWD, close, O, openat, spawn, SysError } from "../../ffi/mod.ts";
-import { lstat, readJson, stat } from "../../ffi/fs.ts";
+import { readJson } from "../../ffi/fs.ts";
+import { lstatSync } from "../../ffi/kfs.ts";
 import { CommandError, InvalidDataError } from "../errors.ts";
 import { buildContainerPlan, cloneFlags } from "./container_plan.ts";
-import { resolveInRoot } from "./rootpath.ts";
+import { lookup, resolveInRoot } from "./rootpath.ts";
 import { OVERLAY_ANNOTATION, type Spec } from "./spec.ts";
 import type { ConsoleInput } from "./tty.ts";
 
@@ -64,12 +65,8 @@ export function rootLayers(
 /** Finds argv[0] inside the root the way execvp would, or throws the error Docker gives. */
 async function findExecutable(layers: string[], cmd: string, env: string[]): Promise<string> {
   const exists = async (abs: string) => {
-    const rel = await resolveInRoot(layers, abs);
-    for (const d of layers) {
-      const st = await stat(`${d}/${rel}`).catch(() => null);
-      if (st) return !st.isDirectory;
-    }
-    return false;
+    const found = lookup(layers, await resolveInRoot(layers, abs));
+    return found !== null && !found.isDirectory;
   };
   if (cmd.includes("/")) {
     const abs = cmd.startsWith("/") ? cmd : `/${cmd}`;
@@ -101,13 +98,13 @@ export async function startBundle(bundle: string, spec: Spec, opts: StartOptions
     resolved.set(m.destination, await resolveInRoot(layers, m.destination));
     const bind = m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
     if (bind) {
-      const st = await lstat(m.source ?? "");
+      const st = lstatSync(m.source ?? "", true);
       if (!st) {
         throw new InvalidDataError(
           `mount ${m.source} on ${m.destination}: bind source path does not exist: ${m.source}`,
         );
       }
-      if (!st.isDirectory) fileBinds.add(m.destination);
+      if ((st.mode & 0o170000) !== 0o040000) fileBinds.add(m.destination);
     }
   }
   resolved.set(proc.cwd, await resolveInRoot(layers, proc.cwd));

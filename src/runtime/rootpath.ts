@@ -6,19 +6,20 @@
  * character device 0:0) hides the name.
  */
 
-import { lstat, readLink } from "../../ffi/fs.ts";
+import { readLink } from "../../ffi/fs.ts";
+import { lstatSync } from "../../ffi/kfs.ts";
 
 const MAX_LINKS = 40;
 
-/** Finds which layer (topmost first) holds `rel`; null when none does or it is whited out. */
-async function lookup(layers: string[], rel: string) {
+/** Finds which layer (topmost first) holds `rel` (no symlinks followed); null when none does. */
+export function lookup(layers: string[], rel: string) {
   for (const dir of layers) {
-    const st = await lstat(`${dir}/${rel}`);
+    const st = lstatSync(`${dir}/${rel}`);
     if (!st) continue;
-    // An overlay whiteout is a character device with device number 0/0; its size is 0 and
-    // it has no content, and it hides the name in every layer below.
-    if ((st.mode & 0o170000) === 0o020000 && st.size === 0) return null;
-    return { dir, st };
+    // An overlay whiteout is a character device 0/0; it hides the name in every layer below.
+    const type = st.mode & 0o170000;
+    if (type === 0o020000 && st.rdevMajor === 0 && st.rdevMinor === 0) return null;
+    return { dir, type, isSymlink: type === 0o120000, isDirectory: type === 0o040000 };
   }
   return null;
 }
@@ -44,8 +45,8 @@ export async function resolveInRoot(layers: string[], path: string): Promise<str
       continue;
     }
     const rel = [...out, c].join("/");
-    const found = await lookup(layers, rel);
-    if (found?.st.isSymlink) {
+    const found = lookup(layers, rel);
+    if (found?.isSymlink) {
       if (++links > MAX_LINKS) {
         throw new Error(`resolve ${path}: too many levels of symbolic links`);
       }
