@@ -29,6 +29,10 @@ const COMMANDS: Record<string, [string, () => Promise<Command>]> = {
     async () => (await import("./containers.ts")).wait,
   ],
   rm: ["Remove one or more containers", async () => (await import("./containers.ts")).rm],
+  exec: [
+    "Execute a command in a running container",
+    async () => (await import("./exec.ts")).exec,
+  ],
   ps: ["List containers", async () => (await import("./containers.ts")).ps],
   logs: ["Fetch the logs of a container", async () => (await import("./containers.ts")).logs],
   inspect: [

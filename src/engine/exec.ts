@@ -91,17 +91,18 @@ function mergeEnv(base: string[], extra: string[]): string[] {
 }
 
 /** The exec'd process as the container would run it, with the exec's overrides. */
-async function execProcess(c: Container, base: Process, pid: number, o: ExecOptions) {
+async function execProcess(base: Process, pid: number, o: ExecOptions) {
   const root = `/proc/${pid}/root`;
   let user = base.user;
   let env = [...(base.env ?? [])];
   if (o.user !== undefined && o.user !== "") {
     const u = await resolveUser([root], o.user);
     user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids, umask: base.user.umask };
-    // HOME follows the user unless the container's config set it.
-    if (!(c.Config.Env ?? []).some((e) => e.startsWith("HOME="))) {
-      env = mergeEnv(env, [`HOME=${u.home}`]);
-    }
+    // HOME follows the user, unless it was set on purpose (it differs from the home of the
+    // container's own user, which is where create put it).
+    const home = env.find((e) => e.startsWith("HOME="))?.slice(5);
+    const own = await resolveUser([root], String(base.user.uid)).catch(() => null);
+    if (home === undefined || home === own?.home) env = mergeEnv(env, [`HOME=${u.home}`]);
   }
   env = mergeEnv(env, o.env ?? []);
   if (o.tty && !env.some((e) => e.startsWith("TERM="))) env.push("TERM=xterm");
@@ -154,7 +155,7 @@ export async function execInContainer(paths: Paths, ref: string, o: ExecOptions)
   const c = await running(paths, ref);
   const initPid = c.State.Pid;
   const spec = await loadSpec(containerDir(paths, c.Id));
-  const proc = await execProcess(c, spec.process!, initPid, o);
+  const proc = await execProcess(spec.process!, initPid, o);
   const path = proc.env?.find((e) => e.startsWith("PATH="))?.slice(5);
 
   const fds: number[] = [];
