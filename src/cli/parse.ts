@@ -18,13 +18,45 @@ export function parse<T extends Spec>(
   stopAtPositional = false,
 ): arg.Result<T> {
   try {
-    return arg(spec, { argv, permissive: false, stopAtPositional });
+    return arg(spec, {
+      argv: negativeValues(spec, argv, stopAtPositional),
+      permissive: false,
+      stopAtPositional,
+    });
   } catch (e) {
     const msg = (e as Error).message;
     const m = /unknown or unexpected option: (.*)/.exec(msg);
     if (m) throw new UsageError(`unknown flag: ${m[1]}\nSee 'hako ${command} --help'`);
     throw new UsageError(`${command}: ${msg}`);
   }
+}
+
+/**
+ * Rewrites `--flag -1` as `--flag=-1` for string flags: `arg` takes a value starting with "-"
+ * only for Number flags, while Docker's flag parser takes the next word for any flag with a
+ * value, and `--memory-swap -1` / `--pids-limit -1` are common forms.
+ */
+function negativeValues(spec: Spec, argv: string[], stopAtPositional: boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--" || (!a.startsWith("-") && stopAtPositional)) {
+      out.push(...argv.slice(i));
+      break;
+    }
+    let name = a;
+    let type: unknown = spec[a];
+    for (let n = 0; typeof type === "string" && n < 8; n++) type = spec[name = type];
+    const stringFlag = type === String || (Array.isArray(type) && type[0] === String);
+    if (a.startsWith("-") && !a.includes("=") && stringFlag && i + 1 < argv.length) {
+      const v = argv[++i];
+      if (/^-\d+(\.\d+)?$/.test(v)) out.push(`${name}=${v}`);
+      else out.push(a, v);
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
 }
 
 /** Repeatable string flag. */
