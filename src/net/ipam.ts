@@ -18,7 +18,6 @@ import { addr, cstr } from "../../ffi/mod.ts";
 import { mkdirSmall, readSmall, writeSmall } from "../../ffi/kfs.ts";
 import * as fs from "../../ffi/fs.ts";
 import type { Paths } from "../engine/paths.ts";
-import { ConflictError } from "../errors.ts";
 import { broadcast, formatIp, parseIp, type Subnet } from "./ip.ts";
 
 /** A container's attachment to a network, as its lease file records it. */

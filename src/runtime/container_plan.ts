@@ -44,6 +44,10 @@ export interface PlanInput {
   cgroupProcsFds?: number[];
   /** Open namespace fds to join (setns) instead of creating, with their CLONE_ flag. */
   joinNamespaces?: { fd: number; flag: number }[];
+  /** Extra steps right after the cgroup and namespace joins (network hand-off, net/). */
+  early?: (p: Plan) => void;
+  /** Extra steps right before the process steps and execve (wait for the network). */
+  late?: (p: Plan) => void;
   /** Open a pty inside the container: controlling terminal, 0-2, /dev/console (tty.ts). */
   console?: ConsoleInput;
 }
@@ -121,6 +125,7 @@ export function buildContainerPlan(input: PlanInput): Plan {
   for (const ns of input.joinNamespaces ?? []) {
     p.syscall(SYS.setns, [ns.fd, ns.flag], "join namespace");
   }
+  input.early?.(p);
   p.syscall(SYS.setsid, [], "create a session", { ignore: E.EPERM });
   if (input.stdio) {
     input.stdio.forEach((fd, i) => {
@@ -151,6 +156,7 @@ export function buildContainerPlan(input: PlanInput): Plan {
   if (input.console) {
     consoleSteps(p, input.console, { uid: proc.user.uid, bindConsole: hasNs(spec, "mount") });
   }
+  input.late?.(p);
   processSteps(p, proc, input.resolved.get(proc.cwd) ?? proc.cwd, input.execPaths);
   return p;
 }

@@ -4,7 +4,19 @@
  * plan and has the trampoline clone and run it. Used by `hako run` and the OCI runtime CLI.
  */
 
-import { AT_FDCWD, close, O, openat, spawn, SysError } from "../../ffi/mod.ts";
+import {
+  AT_FDCWD,
+  close,
+  kill,
+  O,
+  openat,
+  type Plan,
+  spawn,
+  type Spawned,
+  start,
+  SysError,
+  wait4,
+} from "../../ffi/mod.ts";
 import { readJson } from "../../ffi/fs.ts";
 import { lstatSync } from "../../ffi/kfs.ts";
 import { CommandError, InvalidDataError } from "../errors.ts";
@@ -23,6 +35,41 @@ export interface StartOptions {
   console?: ConsoleInput;
   /** Namespace files to join instead of creating (e.g. "network" → /proc/<pid>/ns/net). */
   joinNamespaces?: { type: string; path: string }[];
+  /** Work between clone and execve, e.g. wiring the new network namespace (net/attach.ts). */
+  hook?: StartHook;
+}
+
+/**
+ * Host-side work on a child that exists but has not exec'd yet: `early` and `late` add plan
+ * steps (the child's side of a hand-off); `started` runs in hako once the child is cloned,
+ * and the child may not exec before it resolves (its `late` steps wait for that). When it
+ * rejects, the child is killed and the error (or the child's own failure) is thrown.
+ */
+export interface StartHook {
+  early(p: Plan): void;
+  late(p: Plan): void;
+  started(pid: number): Promise<void>;
+  /** Always called once the start settled (close hand-off fds). */
+  done(): void;
+}
+
+/** Clones the plan and runs the hook before letting the child exec. */
+async function spawnWithHook(plan: Plan, flags: number, hook: StartHook): Promise<Spawned> {
+  const s = start(plan, { cloneFlags: flags });
+  try {
+    await hook.started(s.pid);
+  } catch (e) {
+    try {
+      kill(s.pid, 9);
+    } catch { /* already gone */ }
+    // The child's own failure (reported on its pipe) explains more than ours.
+    const failed = await s.report().then(() => null, (err) => err);
+    if (!failed) await wait4(s.pid).catch(() => {});
+    throw failed ?? e;
+  } finally {
+    hook.done();
+  }
+  return await s.report();
 }
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -133,8 +180,11 @@ export async function startBundle(bundle: string, spec: Spec, opts: StartOptions
       cgroupProcsFds,
       joinNamespaces,
       console: opts.console,
+      early: opts.hook && ((p) => opts.hook!.early(p)),
+      late: opts.hook && ((p) => opts.hook!.late(p)),
     });
     try {
+      if (opts.hook) return await spawnWithHook(plan, cloneFlags(spec), opts.hook);
       return await spawn(plan, { cloneFlags: cloneFlags(spec) });
     } catch (e) {
       if (e instanceof SysError && e.what.startsWith("exec ")) {
