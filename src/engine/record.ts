@@ -5,7 +5,7 @@
  */
 
 import * as fs from "../../ffi/fs.ts";
-import { AT_FDCWD, close, flock, LOCK, O, openat, SysError } from "../../ffi/mod.ts";
+import { AT_FDCWD, close, flock, kill, LOCK, O, openat, SysError } from "../../ffi/mod.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import type { Paths } from "./paths.ts";
 import type { Limits } from "../cgroups/mod.ts";
@@ -56,6 +56,7 @@ export interface Container {
     Tty: boolean;
     OpenStdin: boolean;
     StopSignal?: string;
+    ExposedPorts?: Record<string, Record<string, never>>;
   };
   HostConfig: {
     Binds: string[];
@@ -76,6 +77,8 @@ export interface Container {
     Networks: Record<string, unknown>;
     IPAddress: string;
     Ports: Record<string, unknown>;
+    /** Gateway, MacAddress, EndpointID, SandboxKey… (net/attach.ts). */
+    [key: string]: unknown;
   };
   LogPath: string;
   HostnamePath: string;
@@ -214,30 +217,49 @@ export async function isAlive(c: Container): Promise<boolean> {
   return t !== 0 && t === c.Hako.StartTicks;
 }
 
+/** True when a process with this pid exists (kill(pid, 0)). */
+function pidExists(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    kill(pid, 0);
+    return true;
+  } catch (e) {
+    return !(e instanceof SysError && e.code === "ESRCH");
+  }
+}
+
 /**
  * Loads a record and makes it truthful: a container recorded as running whose process is
- * gone (hako killed, host rebooted) is shown exited.
+ * gone (hako killed, host rebooted) is shown exited. When whoever waited for it is gone too,
+ * the exit is recorded and its cgroup removed here, so the next hako command cleans up
+ * after a crash.
  */
 export async function loadRecord(paths: Paths, id: string): Promise<Container> {
   const c = await readRecord(paths, id);
   if (!c) throw new NotFoundError(`no such container: ${id}`);
-  if (c.State.Running && !(await isAlive(c))) {
-    // Whoever was waiting for it is gone too: record what we can know.
+  if (!c.State.Running || (await isAlive(c))) return c;
+  const exited = (r: Container): Container => ({
+    ...r,
+    State: {
+      ...r.State,
+      Status: "exited",
+      Running: false,
+      Pid: 0,
+      ExitCode: r.State.ExitCode || 255,
+      FinishedAt: r.State.FinishedAt !== "0001-01-01T00:00:00Z"
+        ? r.State.FinishedAt
+        : new Date().toISOString(),
+    },
+  });
+  if (pidExists(c.Hako.MonitorPid)) return exited(c); // it is about to record the exit
+  return await withLock(paths, id, async () => {
     const fresh = await readRecord(paths, id);
-    if (fresh?.State.Running && !(await isAlive(fresh))) {
-      fresh.State = {
-        ...fresh.State,
-        Status: "exited",
-        Running: false,
-        Pid: 0,
-        ExitCode: fresh.State.ExitCode || 255,
-        FinishedAt: fresh.State.FinishedAt !== "0001-01-01T00:00:00Z"
-          ? fresh.State.FinishedAt
-          : new Date().toISOString(),
-      };
-      return fresh;
-    }
-    return fresh ?? c;
-  }
-  return c;
+    if (!fresh) throw new NotFoundError(`no such container: ${id}`);
+    if (!fresh.State.Running || (await isAlive(fresh))) return fresh;
+    const done = exited(fresh);
+    await writeRecord(paths, done);
+    const { openCgroup } = await import("../cgroups/mod.ts");
+    await openCgroup(done.Hako.Cgroup).then((g) => g.remove()).catch(() => {});
+    return done;
+  });
 }
