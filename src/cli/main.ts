@@ -33,6 +33,11 @@ const COMMANDS: Record<string, [string, () => Promise<Command>]> = {
     "Execute a command in a running container",
     async () => (await import("./exec.ts")).exec,
   ],
+  attach: [
+    "Attach local standard input, output, and error streams to a running container",
+    async () => (await import("./attach.ts")).attach,
+  ],
+  top: ["Display the running processes of a container", async () => (await import("./top.ts")).top],
   ps: ["List containers", async () => (await import("./containers.ts")).ps],
   logs: ["Fetch the logs of a container", async () => (await import("./containers.ts")).logs],
   inspect: [

@@ -27,6 +27,7 @@ import { HakoError } from "../errors.ts";
 import type { StartOptions } from "../runtime/create.ts";
 import { ConsoleSocket, getWinsize, RawTerminal, setWinsize } from "../runtime/tty.ts";
 import { startSession } from "./terminal.ts";
+import { AttachServer } from "./attach.ts";
 import { finish, launch, logLine, removeFiles, statusCode } from "./launch.ts";
 import type { Paths } from "./paths.ts";
 import { mark } from "../trace.ts";
@@ -188,34 +189,73 @@ export async function monitor(paths: Paths, id: string): Promise<number> {
   const devnull = openat(AT_FDCWD, "/dev/null", O.RDONLY | O.CLOEXEC);
   const [outR, outW] = pipe2(O_CLOEXEC);
   const [errR, errW] = pipe2(O_CLOEXEC);
-  const pump = async (fd: number, stream: "stdout" | "stderr") => {
-    const buf = new Uint8Array(65536);
+  const logger = (stream: "stdout" | "stderr") => {
     const dec = new TextDecoder();
     let pending = "";
-    for (;;) {
-      const n = await readAsync(fd, buf).catch(() => 0);
-      if (n <= 0) break;
-      pending += dec.decode(buf.subarray(0, n), { stream: true });
+    return (chunk: Uint8Array | null) => {
+      if (chunk === null) {
+        if (pending) write(logFd, logLine(stream, pending));
+        pending = "";
+        return;
+      }
+      pending += dec.decode(chunk, { stream: true });
       const lines = pending.split("\n");
       pending = lines.pop()!;
       if (lines.length) write(logFd, lines.map((l) => logLine(stream, l + "\n")).join(""));
+    };
+  };
+  // Clients of `hako attach` (attach.ts): they get the output and give the input.
+  let server: AttachServer;
+  try {
+    server = await AttachServer.open(paths, id);
+  } catch (e) {
+    write(3, `125 ${(e as Error).message}`);
+    close(3);
+    return 1;
+  }
+  const pump = async (fd: number, stream: "stdout" | "stderr") => {
+    const buf = new Uint8Array(65536);
+    const log = logger(stream);
+    for (;;) {
+      const n = await readAsync(fd, buf).catch(() => 0);
+      if (n <= 0) break;
+      log(buf.subarray(0, n));
+      server.broadcast(stream === "stdout" ? 1 : 2, buf.slice(0, n));
     }
-    if (pending) write(logFd, logLine(stream, pending));
+    log(null);
   };
   const pumps = [pump(outR, "stdout"), pump(errR, "stderr")];
   let ready = true;
   let code = 0;
   for (let attempt = 0;; attempt++) {
     let l;
+    // -t: a pty opened in the container, its master served to attach; -i: a stdin pipe.
+    const cs = c.Config.Tty ? new ConsoleSocket() : undefined;
+    let stdin = devnull;
+    if (!cs && c.Config.OpenStdin) {
+      const [r, w] = pipe2(O_CLOEXEC);
+      stdin = r;
+      server.setStdin(w);
+    }
     try {
-      l = await launch(paths, c, { stdio: [devnull, outW, errW] }, selfPid);
+      l = await launch(
+        paths,
+        c,
+        cs ? { console: cs.input(server.winsize) } : { stdio: [stdin, outW, errW] },
+        selfPid,
+      );
+      if (cs) server.setPty(cs.receive(), logger("stdout"));
     } catch (e) {
       if (ready) {
         const ex = (e as HakoError).exitCode ?? 125;
         write(3, `${ex} ${(e as Error).message}`);
         close(3);
       }
+      await server.close();
       return 1;
+    } finally {
+      cs?.close();
+      if (stdin !== devnull) close(stdin);
     }
     if (ready) {
       write(3, "ok");
@@ -224,7 +264,9 @@ export async function monitor(paths: Paths, id: string): Promise<number> {
     }
     const { status } = await wait4(l.pid);
     code = statusCode(status);
+    server.endPty();
     const r = await finish(paths, id, l, status);
+    server.dropClients();
     if (!r) break;
     c = r;
     const p = r.HostConfig.RestartPolicy;
@@ -245,6 +287,7 @@ export async function monitor(paths: Paths, id: string): Promise<number> {
   // Output still buffered in the pipes is logged; a background process that keeps the pipe
   // open must not keep the monitor alive, so this waits only briefly.
   await Promise.race([Promise.all(pumps), new Promise((r) => setTimeout(r, 500))]);
+  await server.close();
   close(logFd);
   if (c.HostConfig.AutoRemove) {
     const r = await readRecord(paths, id);

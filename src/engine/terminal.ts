@@ -91,6 +91,10 @@ export interface SessionOptions {
   output: number;
   /** Turns typed bytes into what the peer expects (attach frames them). */
   frame?: (data: Uint8Array) => Uint8Array;
+  /** Takes what the peer sends instead of writing it to `output` (attach unframes it). */
+  receive?: (data: Uint8Array) => void;
+  /** Called once when host input reaches end of file. */
+  onInputEnd?: () => void;
   /** Ends the session when typed (not forwarded). */
   detachKeys?: Uint8Array;
   /** Called with the host window size on SIGWINCH. */
@@ -103,6 +107,8 @@ export interface Session {
   done: Promise<SessionEnd>;
   /** Ends the session after copying what the peer has already written. */
   stop(): void;
+  /** Queues bytes for the peer (after what was typed before). */
+  send(data: Uint8Array): void;
 }
 
 const CHUNK = 65536;
@@ -140,7 +146,9 @@ export function startSession(o: SessionOptions): Session {
     for (;;) {
       const r = sys(SYS.read, o.peer, addr(buf), buf.length);
       if (r > 0n) {
-        if (!writeAll(o.output, buf.slice(0, Number(r)))) inputOpen = false;
+        const data = buf.slice(0, Number(r));
+        if (o.receive) o.receive(data);
+        else if (!writeAll(o.output, data)) inputOpen = false;
         continue;
       }
       if (r === BigInt(-E.EAGAIN) || r === BigInt(-E.EINTR)) return true;
@@ -182,6 +190,7 @@ export function startSession(o: SessionOptions): Session {
           drain();
           return "stopped";
         }
+        if (!flushPeer()) return "eof";
       }
       if (rev[0] & (POLL.IN | POLL.HUP | POLL.ERR)) {
         if (!readPeer()) return "eof";
@@ -192,6 +201,8 @@ export function startSession(o: SessionOptions): Session {
         if (r === BigInt(-E.EAGAIN) || r === BigInt(-E.EINTR)) continue;
         if (r <= 0n) {
           inputOpen = false;
+          o.onInputEnd?.();
+          if (!flushPeer()) return "eof";
           continue;
         }
         const { forward, detach } = matcher.feed(buf.slice(0, Number(r)));
@@ -209,6 +220,10 @@ export function startSession(o: SessionOptions): Session {
     done,
     stop() {
       stopping = true;
+      waker.wake();
+    },
+    send(data) {
+      toPeer.push(data);
       waker.wake();
     },
   };
