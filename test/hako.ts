@@ -57,6 +57,8 @@ export class Store {
     for (const id of await this.containerIds().catch(() => [])) {
       await this.hako(["rm", "-f", id]).catch(() => {});
     }
+    // Bridges and NAT rules are host-wide: the store's networks go before its root does.
+    await this.hako(["network", "reset"]).catch(() => {});
     await fs.remove(this.root, { recursive: true }).catch(() => {});
   }
 }

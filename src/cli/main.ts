@@ -54,6 +54,11 @@ const COMMANDS: Record<string, [string, () => Promise<Command>]> = {
     async () => (await import("./images.ts")).tag,
   ],
   rmi: ["Remove one or more images", async () => (await import("./images.ts")).rmi],
+  network: ["Manage networks", async () => (await import("./network.ts")).network],
+  port: [
+    "List port mappings or a specific mapping for the container",
+    async () => (await import("./port.ts")).port,
+  ],
   stats: [
     "Display a live stream of container(s) resource usage statistics",
     async () => (await import("./stats.ts")).stats,

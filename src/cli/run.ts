@@ -35,6 +35,16 @@ const SPEC = {
   "-i": "--interactive",
   "--network": String,
   "--net": "--network",
+  "--publish": Strings,
+  "-p": "--publish",
+  "--publish-all": Boolean,
+  "-P": "--publish-all",
+  "--expose": Strings,
+  "--network-alias": Strings,
+  "--add-host": Strings,
+  "--dns": Strings,
+  "--dns-search": Strings,
+  "--dns-option": Strings,
   "--cap-add": Strings,
   "--cap-drop": Strings,
   "--privileged": Boolean,
@@ -78,7 +88,16 @@ Options:
       --entrypoint string    Overwrite the default ENTRYPOINT of the image
   -i, --interactive          Keep STDIN open
   -t, --tty                  Allocate a pseudo-TTY
-      --network string       Connect a container to a network (bridge, none, host)
+      --network string       Connect a container to a network (bridge, none, host,
+                             container:NAME, or a network from 'hako network create')
+  -p, --publish list         Publish a container's port to the host ([ip:]hostPort:port[/udp])
+  -P, --publish-all          Publish all exposed ports to random host ports
+      --expose list          Expose a port or a range of ports
+      --network-alias list   Add a network-scoped alias for the container
+      --add-host list        Add a custom host-to-IP mapping (host:ip, host:host-gateway)
+      --dns list             Set custom DNS servers
+      --dns-search list      Set custom DNS search domains
+      --dns-option list      Set DNS options
       --cap-add list         Add Linux capabilities
       --cap-drop list        Drop Linux capabilities
       --privileged           Give extended privileges to this container
@@ -137,6 +156,14 @@ export async function parseRun(command: string, argv: string[]): Promise<CreateO
     tty: a["--tty"],
     interactive: a["--interactive"],
     network: a["--network"],
+    publish: a["--publish"],
+    publishAll: a["--publish-all"],
+    expose: a["--expose"],
+    networkAliases: a["--network-alias"],
+    addHosts: a["--add-host"],
+    dns: a["--dns"],
+    dnsSearch: a["--dns-search"],
+    dnsOptions: a["--dns-option"],
     capAdd: a["--cap-add"],
     capDrop: a["--cap-drop"],
     privileged: a["--privileged"],

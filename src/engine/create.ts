@@ -30,9 +30,11 @@ import {
 } from "./record.ts";
 import { resolveUser } from "./user.ts";
 import { randomName } from "./names.ts";
+import { chooseNetwork, type NetworkFlags } from "../net/config.ts";
+import { hostResolv } from "../net/resolv.ts";
 
 /** What `create`/`run` accept (already parsed from flags). */
-export interface CreateOptions {
+export interface CreateOptions extends NetworkFlags {
   image: string;
   cmd?: string[];
   name?: string;
@@ -195,7 +197,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
   const [image, held, resolvConf] = await Promise.all([
     resolveImage(paths.root, o.image),
     heldCapabilities(),
-    hostResolvConf(),
+    hostResolv(),
   ]);
   const ic = image.config.config ?? {};
   const volumes = (o.volumes ?? []).map(parseVolume);
@@ -210,10 +212,6 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
   const caps = capabilities(o, held);
   const policy = restartPolicy(o.restart);
   if (policy.Name !== "no" && o.rm) throw new UsageError("conflicting options: --restart and --rm");
-  const network = o.network ?? "bridge";
-  if (!["bridge", "none", "host", "default"].includes(network)) {
-    throw new UsageError(`network ${network} not found (this build knows bridge, none and host)`);
-  }
   const stopSignal = o.stopSignal ?? ic.StopSignal ?? "SIGTERM";
   if (parseSignal(stopSignal) === null) throw new UsageError(`invalid stop signal: ${stopSignal}`);
   for (const e of o.env ?? []) {
@@ -246,6 +244,12 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
     );
   }
   const hostname = o.hostname ?? id.slice(0, 12);
+  const net = await chooseNetwork(paths, o, {
+    name,
+    hostname,
+    imageExposed: Object.keys(ic.ExposedPorts ?? {}),
+    hostResolv: resolvConf,
+  });
   const envMap = new Map<string, string>();
   for (const e of [DEFAULT_PATH, ...(ic.Env ?? []), `HOSTNAME=${hostname}`, ...(o.env ?? [])]) {
     const i = e.indexOf("=");
@@ -270,11 +274,8 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
       fs.mkdir(`${dir}/upper`),
       fs.mkdir(`${dir}/work`),
       fs.writeFile(`${dir}/hostname`, hostname + "\n"),
-      fs.writeFile(
-        `${dir}/hosts`,
-        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname} ${name}\n`,
-      ),
-      fs.writeFile(`${dir}/resolv.conf`, resolvConf),
+      fs.writeFile(`${dir}/hosts`, net.hosts),
+      fs.writeFile(`${dir}/resolv.conf`, net.resolv),
     ]);
 
     const mounts: Mount[] = defaultMounts();
@@ -282,7 +283,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
       const sys = mounts.find((m) => m.destination === "/sys")!;
       sys.options = sys.options!.filter((x) => x !== "ro");
     }
-    if (network === "host") {
+    if (net.kind === "host") {
       // sysfs of the host's network namespace: bind it, as runc does when not unsharing.
       const i = mounts.findIndex((m) => m.destination === "/sys");
       mounts[i] = {
@@ -296,7 +297,11 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
       mounts.push({
         destination: `/etc/${f}`,
         type: "bind",
-        source: `${dir}/${f}`,
+        source: f === "hosts" && net.shared
+          ? net.shared.hosts
+          : f === "resolv.conf" && net.shared
+          ? net.shared.resolv
+          : `${dir}/${f}`,
         options: ["rbind", "rprivate"],
       });
     }
@@ -310,7 +315,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
       readonlyPaths: o.privileged ? [] : DEFAULT_READONLY_PATHS,
       cgroupsPath: `hako/${id}`,
     };
-    if (network !== "host") namespaces.namespaces!.push({ type: "network" });
+    if (net.newNamespace) namespaces.namespaces!.push({ type: "network" });
     const lowers = image.layerDirs.slice().reverse().map((d) => relTo(paths.root, d)).join(":");
     const spec: Spec = {
       ociVersion: "1.2.0",
@@ -373,11 +378,13 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
         Tty: !!o.tty,
         OpenStdin: !!o.interactive,
         StopSignal: stopSignal,
+        ...(Object.keys(net.exposedPorts).length ? { ExposedPorts: net.exposedPorts } : {}),
       },
       HostConfig: {
         Binds: o.volumes ?? [],
         AutoRemove: !!o.rm,
-        NetworkMode: network === "default" ? "bridge" : network,
+        NetworkMode: net.mode,
+        ...net.hostConfig,
         RestartPolicy: policy,
         Privileged: !!o.privileged,
         CapAdd: o.capAdd ?? [],
@@ -392,7 +399,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
         ...(o.resources ?? {}),
       },
       Mounts: volumes.map((v) => v.point),
-      NetworkSettings: { Networks: {}, IPAddress: "", Ports: {} },
+      NetworkSettings: { Networks: net.networks, IPAddress: "", Ports: {} },
       LogPath: `${dir}/container.log`,
       HostnamePath: `${dir}/hostname`,
       HostsPath: `${dir}/hosts`,
@@ -419,14 +426,4 @@ export async function heldCapabilities(): Promise<Set<string>> {
 
 function relTo(base: string, p: string): string {
   return p.startsWith(base + "/") ? p.slice(base.length + 1) : p;
-}
-
-/** The host's resolv.conf, with loopback resolvers (unusable from a container) replaced. */
-async function hostResolvConf(): Promise<string> {
-  const text = await fs.readText("/etc/resolv.conf").catch(() => "");
-  const lines = text.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l));
-  if (!lines.some((l) => /^\s*nameserver/.test(l))) {
-    lines.push("nameserver 8.8.8.8", "nameserver 8.8.4.4");
-  }
-  return lines.join("\n").trim() + "\n";
 }

@@ -10,6 +10,7 @@ import { ALL_DEVICES } from "../cgroups/mod.ts";
 import { loadSpec, startBundle, type StartOptions } from "../runtime/create.ts";
 import type { Paths } from "./paths.ts";
 import { mark } from "../trace.ts";
+import type { Attachment } from "../net/attach.ts";
 import {
   type Container,
   containerDir,
@@ -23,6 +24,15 @@ import {
 export interface Launched {
   pid: number;
   cgroup: CgroupManager;
+  /** Its network attachment (bridge and user networks, container:NAME), torn down at exit. */
+  net?: Attachment | null;
+}
+
+/** The network code is loaded only for containers that have a network to set up. */
+async function attach(paths: Paths, c: Container): Promise<Attachment | null> {
+  const m = c.HostConfig.NetworkMode;
+  if (m === "none" || m === "host") return null;
+  return await (await import("../net/attach.ts")).attachNetwork(paths, c);
 }
 
 /** Creates the cgroup, starts the bundle and records the container as running. */
@@ -42,9 +52,18 @@ export async function launch(
   });
   mark("cgroup");
   let pid: number;
+  let net: Attachment | null = null;
   try {
-    ({ pid } = await startBundle(dir, spec, { ...io, cgroupProcs: cgroup.procsFiles() }));
+    net = await attach(paths, c);
+    mark("net");
+    ({ pid } = await startBundle(dir, spec, {
+      ...io,
+      cgroupProcs: cgroup.procsFiles(),
+      hook: net?.hook,
+      joinNamespaces: net?.join ? [net.join] : undefined,
+    }));
   } catch (e) {
+    await net?.teardown().catch(() => {});
     await cgroup.remove().catch(() => {});
     await withLock(paths, c.Id, async () => {
       const r = await readRecord(paths, c.Id);
@@ -78,11 +97,12 @@ export async function launch(
       FinishedAt: "0001-01-01T00:00:00Z",
     };
     r.Hako = { ...r.Hako, StartTicks: ticks, MonitorPid: monitorPid, StoppedByUser: false };
+    if (net) r.NetworkSettings = net.settings();
     await writeRecord(paths, r);
     Object.assign(c, r);
   });
   mark("record");
-  return { pid, cgroup };
+  return { pid, cgroup, net };
 }
 
 /** Docker's exit code for a wait status: the code, or 128 + the signal. */
@@ -106,6 +126,8 @@ export async function finish(
   } catch { /* stats are best effort */ }
   await l.cgroup.remove().catch(() => {});
   mark("cgroup-rm");
+  await l.net?.teardown().catch(() => {});
+  mark("net-down");
   return await withLock(paths, id, async () => {
     const r = await readRecord(paths, id);
     if (!r) return null;
@@ -118,6 +140,10 @@ export async function finish(
       OOMKilled: oom,
       FinishedAt: new Date().toISOString(),
     };
+    if (l.net) {
+      const { stoppedSettings } = await import("../net/attach.ts");
+      r.NetworkSettings = stoppedSettings(r.NetworkSettings);
+    }
     await writeRecord(paths, r);
     return r;
   });

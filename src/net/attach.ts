@@ -124,7 +124,7 @@ async function joinContainer(paths: Paths, c: Container, ref: string): Promise<A
 }
 
 async function attachBridge(paths: Paths, c: Container, net: Network): Promise<Attachment> {
-  const b = bridgeOf(net);
+  const b = bridgeOf(net, paths);
   const name = c.Name.replace(/^\//, "");
   const bindings: PortBindings = structuredClone(c.HostConfig.PortBindings ?? {});
   if (c.HostConfig.PublishAllPorts) publishAll(exposedPorts(c), bindings);

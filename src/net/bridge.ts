@@ -16,7 +16,8 @@ import { readSmall, writeSmall } from "../../ffi/kfs.ts";
 import { ConflictError } from "../errors.ts";
 import { addAddress, routedSubnets } from "./address.ts";
 import { formatSubnet, overlaps, type Subnet } from "./ip.ts";
-import { createBridge, getLink, linkIndex } from "./link.ts";
+import { createBridge, getLink, linkIndex, listLinks } from "./link.ts";
+import * as fs from "../../ffi/fs.ts";
 import type { Netlink } from "./netlink.ts";
 
 /** What a bridge network needs on the host. */
@@ -25,6 +26,33 @@ export interface BridgeSpec {
   subnet: Subnet;
   gateway: number;
   mtu: number;
+  /** The store root and network name, kept in the bridge's ifalias (see staleBridges). */
+  root?: string;
+  network?: string;
+}
+
+const ALIAS = "hako:";
+
+/** The ifalias that ties a bridge to its store: `hako:<network>:<root>`. */
+export function bridgeAlias(root: string, network: string): string {
+  return `${ALIAS}${network}:${root}`;
+}
+
+/**
+ * hako bridges whose network record is gone (a store deleted without removing its
+ * networks, e.g. a test root): the bridge and the store root it belonged to.
+ */
+export async function staleBridges(nl: Netlink): Promise<{ name: string; root: string }[]> {
+  const out: { name: string; root: string }[] = [];
+  for (const l of listLinks(nl)) {
+    if (l.kind !== "bridge" || !l.alias?.startsWith(ALIAS)) continue;
+    const rest = l.alias.slice(ALIAS.length);
+    const i = rest.indexOf(":");
+    const network = rest.slice(0, i), root = rest.slice(i + 1);
+    if (i <= 0 || !root) continue;
+    if (!(await fs.exists(`${root}/networks/${network}.json`))) out.push({ name: l.name, root });
+  }
+  return out;
 }
 
 /** True when the bridge exists and is up. */
@@ -49,7 +77,7 @@ export function setupBridge(nl: Netlink, b: BridgeSpec): void {
       }
     }
   }
-  createBridge(nl, b.bridge, b.mtu);
+  createBridge(nl, b.bridge, b.mtu, b.root ? bridgeAlias(b.root, b.network ?? "") : undefined);
   addAddress(nl, linkIndex(nl, b.bridge)!, b.gateway, b.subnet.prefix);
   writeSmall(`/proc/sys/net/ipv4/conf/${b.bridge}/route_localnet`, "1");
   if (readSmall("/proc/sys/net/ipv4/ip_forward")?.trim() !== "1") {

@@ -38,6 +38,8 @@ export interface LinkInfo {
   kind?: string;
   master?: number;
   mtu?: number;
+  /** IFLA_IFALIAS: hako marks its bridges with their store (bridge.ts). */
+  alias?: string;
   up: boolean;
 }
 
@@ -86,18 +88,23 @@ function parseLink(body: Uint8Array): LinkInfo {
     kind: info ? attrStr(parseAttrs(info, 0).get(IFLA_INFO.KIND)) : undefined,
     master: attrU32(a.get(IFLA.MASTER)),
     mtu: attrU32(a.get(IFLA.MTU)),
+    alias: attrStr(a.get(IFLA.IFALIAS)),
     up: (v.getUint32(8, true) & IFF.UP) !== 0,
   };
 }
 
-/** Creates a bridge, up, with `mtu`; an existing link of that name is kept (EEXIST). */
-export function createBridge(nl: Netlink, name: string, mtu?: number): void {
+/**
+ * Creates a bridge, up, with `mtu` and an alias (ifalias); an existing link of that name is
+ * kept (EEXIST).
+ */
+export function createBridge(nl: Netlink, name: string, mtu?: number, alias?: string): void {
   const m = new NlMsg(
     RTM.NEWLINK,
     NLM_F.REQUEST | NLM_F.CREATE | NLM_F.EXCL,
     ifinfomsg({ flags: IFF.UP, change: IFF.UP }),
   ).str(IFLA.IFNAME, name);
   if (mtu) m.u32(IFLA.MTU, mtu);
+  if (alias) m.str(IFLA.IFALIAS, alias);
   m.begin(IFLA.LINKINFO).str(IFLA_INFO.KIND, "bridge").end();
   nl.request(m, `create bridge ${name}`, [E.EEXIST]);
   setUp(nl, name);

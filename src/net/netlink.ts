@@ -63,6 +63,7 @@ export const IFLA = {
   MASTER: 10,
   LINKINFO: 18,
   NET_NS_PID: 19,
+  IFALIAS: 20,
   NET_NS_FD: 28,
 } as const;
 /** IFLA_INFO_* attributes inside IFLA_LINKINFO. */

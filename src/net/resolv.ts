@@ -34,12 +34,14 @@ export function parseDns(list: string[] = []): string[] {
   return list;
 }
 
-/** The text of the container's resolv.conf. */
-export async function resolvConf(
-  o: ResolvOptions = {},
-  hostFile = "/etc/resolv.conf",
-): Promise<string> {
-  const text = await fs.readText(hostFile).catch(() => "");
+/** The host's /etc/resolv.conf text ("" when missing). */
+export function hostResolv(path = "/etc/resolv.conf"): Promise<string> {
+  return fs.readText(path).catch(() => "");
+}
+
+/** The text of the container's resolv.conf, from the host's (`text`, read when omitted). */
+export async function resolvConf(o: ResolvOptions = {}, text?: string): Promise<string> {
+  text ??= await hostResolv();
   if (o.hostNetwork && !o.dns?.length && !o.dnsSearch?.length && !o.dnsOptions?.length) {
     return text || FALLBACK.join("\n") + "\n";
   }

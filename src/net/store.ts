@@ -19,7 +19,7 @@ import { ConflictError, NotFoundError, UsageError } from "../errors.ts";
 import { routedSubnets } from "./address.ts";
 import { formatIp, formatSubnet, overlaps, parseIp, parseSubnet, type Subnet } from "./ip.ts";
 import { deleteLink, IFNAME_MAX, listLinks } from "./link.ts";
-import { setupBridge } from "./bridge.ts";
+import { type BridgeSpec, setupBridge, staleBridges } from "./bridge.ts";
 import { Netlink } from "./netlink.ts";
 import { AF, NLM_F, NlMsg, parseAttrs, RTA, RTM, rtmsg } from "./netlink.ts";
 import { attrU32 } from "./netlink.ts";
@@ -69,8 +69,8 @@ function isDefaultRoot(paths: Paths): boolean {
 }
 
 /** The name of this store's NAT table (nft) or chain prefix (iptables). */
-export function natTag(paths: Paths): string {
-  return isDefaultRoot(paths) ? "hako" : `hako_${shortHash(paths.root)}`;
+export function natTag(paths: Paths | { root: string }): string {
+  return paths.root === "/var/lib/hako" ? "hako" : `hako_${shortHash(paths.root)}`;
 }
 
 /** Directory of the network records. */
@@ -79,9 +79,7 @@ export function networksDir(paths: Paths): string {
 }
 
 /** The subnet, gateway and bridge of a bridge network. */
-export function bridgeOf(
-  n: Network,
-): { subnet: Subnet; gateway: number; bridge: string; mtu: number } {
+export function bridgeOf(n: Network, paths?: Paths): BridgeSpec {
   const cfg = n.IPAM.Config[0];
   const subnet = parseSubnet(cfg.Subnet);
   const gateway = parseIp(cfg.Gateway) ?? (subnet.base + 1);
@@ -90,6 +88,8 @@ export function bridgeOf(
     gateway,
     bridge: n.Options[BRIDGE_NAME],
     mtu: Number(n.Options[MTU] ?? 0) || 1500,
+    root: paths?.root,
+    network: n.Name,
   };
 }
 
@@ -258,7 +258,8 @@ export async function createNetwork(
   if (PREDEFINED.includes(name) && !o.mayExist) {
     throw new ConflictError(`network with name ${name} already exists`);
   }
-  return await withHostLock(async () => {
+  let created: Network | null = null;
+  const net = await withHostLock(async () => {
     const existing = readNetwork(paths, name);
     if (existing) {
       if (o.mayExist) return existing;
@@ -266,6 +267,7 @@ export async function createNetwork(
     }
     const nl = Netlink.open();
     try {
+      await removeStaleBridges(nl);
       let subnet: Subnet;
       if (o.subnet) {
         subnet = parseSubnet(o.subnet);
@@ -339,7 +341,14 @@ export async function createNetwork(
       };
       // The bridge is made now, under the host lock, so its route tells the next network
       // (of any store) that this subnet is taken.
-      setupBridge(nl, { bridge, subnet, gateway, mtu: Number(net.Options[MTU]) });
+      setupBridge(nl, {
+        bridge,
+        subnet,
+        gateway,
+        mtu: Number(net.Options[MTU]),
+        root: paths.root,
+        network: name,
+      });
       try {
         await fs.mkdir(networksDir(paths));
         await fs.writeJsonAtomic(`${networksDir(paths)}/${name}.json`, net);
@@ -347,11 +356,38 @@ export async function createNetwork(
         deleteLink(nl, bridge);
         throw e;
       }
+      created = net;
       return net;
     } finally {
       nl.close();
     }
   });
+  if (created) {
+    // Its masquerade rules; a network nobody can reach the outside from is no use.
+    const { syncNat } = await import("./sync.ts");
+    try {
+      await syncNat(paths);
+    } catch (e) {
+      const { removeNetwork } = await import("./remove.ts");
+      await removeNetwork(paths, net.Name).catch(() => {});
+      throw e;
+    }
+  }
+  return net;
+}
+
+/**
+ * Deletes the bridges of networks whose record is gone (stores removed without removing
+ * their networks) and, when a store has none left, its NAT table.
+ */
+async function removeStaleBridges(nl: Netlink): Promise<void> {
+  const stale = await staleBridges(nl);
+  for (const b of stale) deleteLink(nl, b.name);
+  const { natBackend } = await import("./nat.ts");
+  for (const root of new Set(stale.map((b) => b.root))) {
+    if (await fs.exists(`${root}/networks`)) continue;
+    await (await natBackend(natTag({ root }))).remove().catch(() => {});
+  }
 }
 
 /** The default `bridge` network of the store, created on first use. */

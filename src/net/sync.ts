@@ -95,7 +95,9 @@ export async function syncNat(paths: Paths): Promise<void> {
     } finally {
       nl.close();
     }
-    await backend.apply(state);
+    // A store without networks keeps no table at all.
+    if (nets.length) await backend.apply(state);
+    else await backend.remove();
   });
 }
 
