@@ -59,6 +59,10 @@ const COMMANDS: Record<string, [string, () => Promise<Command>]> = {
     "List port mappings or a specific mapping for the container",
     async () => (await import("./port.ts")).port,
   ],
+  pull: ["Download an image from a registry", async () => (await import("./pull.ts")).pull],
+  push: ["Upload an image to a registry", async () => (await import("./push.ts")).push],
+  login: ["Log in to a registry", async () => (await import("./login.ts")).login],
+  logout: ["Log out from a registry", async () => (await import("./login.ts")).logout],
   stats: [
     "Display a live stream of container(s) resource usage statistics",
     async () => (await import("./stats.ts")).stats,
