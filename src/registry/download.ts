@@ -15,7 +15,7 @@ import { networkReason } from "./transport.ts";
 
 /** Options for a blob download. */
 export interface DownloadOptions {
-  /** How many times a cut transfer is resumed before giving up (default 5). */
+  /** Breaks in a row (less than 1 MiB apart) resumed before giving up (default 5). */
   maxResumes?: number;
   /** Called with the size of every chunk received. */
   onBytes?: (n: number) => void;
@@ -34,6 +34,8 @@ export class BlobDownload {
   #skip = 0;
   #got: string | null = null;
   #aborted = false;
+  #failures = 0;
+  #lastBreak = 0;
 
   constructor(
     readonly repo: Repository,
@@ -67,7 +69,11 @@ export class BlobDownload {
     this.#reader = null;
     if (this.#aborted) return;
     const max = this.opts.maxResumes ?? 5;
-    if (++this.resumes > max) {
+    // A transfer that keeps making headway (1 MiB since the last break) is not failing.
+    if (this.offset - this.#lastBreak >= 1024 * 1024) this.#failures = 0;
+    this.#lastBreak = this.offset;
+    this.resumes++;
+    if (++this.#failures > max) {
       throw new RegistryUnavailableError(
         `download of blob ${this.desc.digest} from ${this.repo.label} broke off ${
           max + 1
@@ -79,7 +85,7 @@ export class BlobDownload {
     }
     this.opts.onResume?.(this.offset);
     const base = this.repo.transport.retryBaseMs;
-    await new Promise((r) => setTimeout(r, Math.min(base * 2 ** (this.resumes - 1), 10_000)));
+    await new Promise((r) => setTimeout(r, Math.min(base * 2 ** (this.#failures - 1), 10_000)));
   }
 
   /** The next chunk, or null at the end of the blob. */
@@ -132,13 +138,24 @@ export class BlobDownload {
 
   /** The blob's bytes; throws InvalidDataError at the end when the digest does not match. */
   async *stream(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const c = await this.#next();
-      if (c === null) break;
-      yield c;
+    try {
+      for (;;) {
+        const c = await this.#next();
+        if (c === null) break;
+        yield c;
+      }
+      this.#verify();
+    } catch (e) {
+      this.error = e;
+      throw e;
     }
-    this.#verify();
   }
+
+  /**
+   * The error the download itself failed with (a consumer such as a decompressor may
+   * rethrow it wrapped), or null.
+   */
+  error: unknown = null;
 
   #verify(): void {
     const got = this.#got ??= "sha256:" + this.#hash.digest("hex");

@@ -216,11 +216,11 @@ async function storeLayer(root: string, dl: BlobDownload, desc: Descriptor, diff
   try {
     await storeLayerFromTar(root, dl.stream(), { digest: desc.digest, diffId });
   } catch (e) {
+    // The download's own failure, not the decompressor's wrapping of it.
+    if (dl.error !== null) throw dl.error;
     // A gzip or tar error part-way may be the symptom of bytes that are not the blob's:
     // finish reading to find out, so the error names the cause.
-    if (e instanceof InvalidDataError && !/does not match its digest/.test(e.message)) {
-      await dl.checkRest();
-    }
+    if (e instanceof InvalidDataError) await dl.checkRest();
     throw e;
   }
 }
