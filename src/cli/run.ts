@@ -1,6 +1,6 @@
 /** `hako run` and `hako create`: Docker's flags for a new container. */
 
-import { writeOut } from "../../ffi/host.ts";
+import { isTerminal, writeOut } from "../../ffi/host.ts";
 import { parseLimits } from "../cgroups/mod.ts";
 import type { Limits } from "../cgroups/mod.ts";
 import { createContainer, type CreateOptions } from "../engine/create.ts";
@@ -192,6 +192,9 @@ export async function createCommand(paths: Paths, argv: string[]): Promise<numbe
 export async function runCommand(paths: Paths, argv: string[]): Promise<number> {
   const o = await parseRun("run", argv) as CreateOptions & { detach?: boolean } | null;
   if (!o) return 0;
+  if (o.tty && o.interactive && !o.detach && !isTerminal(0)) {
+    throw new UsageError("the input device is not a TTY");
+  }
   const c = await createContainer(paths, o);
   mark("create");
   if (o.detach) {
