@@ -60,6 +60,7 @@ export {
   S_IF,
 } from "./fcntl.ts";
 export { CLONE, setns, unshare } from "./sched.ts";
+export { lgetxattr, llistxattr } from "./xattr.ts";
 
 /** Which JavaScript runtime hako runs on (for diagnostics only; do not branch on it). */
 export const runtime: "deno" | "bun" = (await import("./native.ts")).native.runtime;

@@ -54,6 +54,33 @@ const COMMANDS: Record<string, [string, () => Promise<Command>]> = {
     async () => (await import("./images.ts")).tag,
   ],
   rmi: ["Remove one or more images", async () => (await import("./images.ts")).rmi],
+  build: ["Build an image from a Dockerfile", async () => (await import("./build.ts")).buildCommand],
+  history: ["Show the history of an image", async () => (await import("./image_cmds.ts")).history],
+  commit: [
+    "Create a new image from a container's changes",
+    async () => (await import("./image_cmds.ts")).commit,
+  ],
+  diff: [
+    "Inspect changes to files or directories on a container's filesystem",
+    async () => (await import("./image_cmds.ts")).diff,
+  ],
+  save: [
+    "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    async () => (await import("./image_cmds.ts")).save,
+  ],
+  load: [
+    "Load an image from a tar archive or STDIN",
+    async () => (await import("./image_cmds.ts")).load,
+  ],
+  export: [
+    "Export a container's filesystem as a tar archive",
+    async () => (await import("./image_cmds.ts")).exportCmd,
+  ],
+  image: [
+    "Manage images (tree, prune, ls, rm, history, save, load, tag, import)",
+    async () => (await import("./image_cmds.ts")).image,
+  ],
+  system: ["Manage hako (df, prune)", async () => (await import("./image_cmds.ts")).system],
   network: ["Manage networks", async () => (await import("./network.ts")).network],
   port: [
     "List port mappings or a specific mapping for the container",

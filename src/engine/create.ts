@@ -7,7 +7,7 @@
 import * as fs from "../../ffi/fs.ts";
 import { UsageError } from "../errors.ts";
 import type { Limits } from "../cgroups/mod.ts";
-import { resolveImage } from "../image/resolve.ts";
+import { type Image, resolveImage } from "../image/resolve.ts";
 import { CAPS, parseSignal } from "../runtime/linux.ts";
 import {
   DEFAULT_CAPS,
@@ -36,6 +36,8 @@ import { hostResolv } from "../net/resolv.ts";
 /** What `create`/`run` accept (already parsed from flags). */
 export interface CreateOptions extends NetworkFlags {
   image: string;
+  /** The image, already resolved (a build step runs on an image not indexed in the store). */
+  resolvedImage?: Image;
   cmd?: string[];
   name?: string;
   env?: string[];
@@ -195,7 +197,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
   // Everything that can be refused is checked before anything is written.
   // Independent reads run together: each is a thread-pool round trip on the start path.
   const [image, held, resolvConf] = await Promise.all([
-    resolveImage(paths.root, o.image),
+    o.resolvedImage ?? resolveImage(paths.root, o.image),
     heldCapabilities(),
     hostResolv(),
   ]);

@@ -91,3 +91,51 @@ export function decompress(
   if (c === "zstd") return nativeZstd ? viaZlib("zstd", nativeZstd(), src) : unzstdJs(src);
   return src;
 }
+
+/**
+ * Compresses a stream into a sink, for layers hako creates (commit, build): gzip at the
+ * default level, the same bytes for the same input with a given zlib, no name or time in
+ * the gzip header.
+ */
+export class GzipSink {
+  #z = zlib.createGzip({ level: 6 });
+  #pending: Promise<void> = Promise.resolve();
+  #error: Error | null = null;
+  #ended: Promise<void>;
+
+  constructor(write: (chunk: Uint8Array) => Promise<void>) {
+    this.#z.on("data", (c: Uint8Array) => {
+      const b = new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+      this.#pending = this.#pending.then(() => write(b));
+    });
+    this.#ended = new Promise((res, rej) => {
+      this.#z.on("end", res);
+      this.#z.on("error", (e: Error) => {
+        this.#error = e;
+        rej(e);
+      });
+    });
+    this.#ended.catch(() => {});
+  }
+
+  /** Adds a chunk; waits while the compressor or the sink is behind. */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.#error) throw this.#error;
+    if (!this.#z.write(chunk)) {
+      await new Promise<void>((res) => this.#z.once("drain", () => res()));
+    }
+    await this.#pending;
+  }
+
+  /** Flushes the compressor and waits until the sink has everything. */
+  async end(): Promise<void> {
+    this.#z.end();
+    await this.#ended;
+    await this.#pending;
+  }
+
+  /** Stops early (on error). */
+  destroy(): void {
+    this.#z.destroy();
+  }
+}

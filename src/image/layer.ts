@@ -10,7 +10,13 @@ import * as fs from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { ConflictError, InvalidDataError } from "../errors.ts";
 import { BlobWriter } from "./blob.ts";
-import { type Compression, decompress, detectCompression, layerMediaType } from "./compression.ts";
+import {
+  type Compression,
+  decompress,
+  detectCompression,
+  GzipSink,
+  layerMediaType,
+} from "./compression.ts";
 import { hexDigest } from "./digest.ts";
 import { withStoreLock } from "./lock.ts";
 import { type LayerRecord, storePaths } from "./store.ts";
@@ -30,6 +36,12 @@ export interface LayerExpectations {
   digest?: string;
   /** sha256 of the uncompressed tar. */
   diffId?: string;
+}
+
+/** How to store a layer. */
+export interface StoreOptions {
+  /** Compress an uncompressed tar into the blob (layers hako makes itself). */
+  compress?: "gzip";
 }
 
 /** A readable source: a file path or a stream of chunks (e.g. a fetch body, stdin). */
@@ -100,6 +112,7 @@ export async function storeLayerFromTar(
   root: string,
   source: ByteSource,
   expect: LayerExpectations = {},
+  opts: StoreOptions = {},
 ): Promise<StoredLayer> {
   const paths = storePaths(root);
   await fs.mkdir(paths.tmp, { recursive: true });
@@ -108,16 +121,25 @@ export async function storeLayerFromTar(
   const raw = typeof source === "string" ? readFileChunks(source) : toBytes(source);
   try {
     const { head, all } = await peek(raw, 4);
-    const compression = detectCompression(head);
+    const given = detectCompression(head);
+    const gzip = opts.compress === "gzip" && given === "none"
+      ? new GzipSink((c) => blob.write(c))
+      : null;
+    const compression = gzip ? "gzip" : given;
     const diffHash = createHash("sha256");
     const teeRaw = async function* () {
-      for await (const c of all) {
-        await blob.write(c);
-        yield c;
+      try {
+        for await (const c of all) {
+          await (gzip ?? blob).write(c);
+          yield c;
+        }
+        await gzip?.end();
+      } finally {
+        gzip?.destroy();
       }
     };
     const teeTar = async function* () {
-      for await (const c of decompress(compression, teeRaw())) {
+      for await (const c of decompress(given, teeRaw())) {
         diffHash.update(c);
         yield c;
       }
