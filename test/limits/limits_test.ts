@@ -6,6 +6,7 @@
 
 import { assert, assertEquals, needsRoot, test } from "../harness.ts";
 import { needsBusybox, run } from "../fixtures.ts";
+import { detectCgroups, sharesToWeight } from "../../src/cgroups/mod.ts";
 import {
   Box,
   cgKeyed,
@@ -215,6 +216,73 @@ test(
       const c = await box.inspect(id);
       assertEquals([c.HostConfig.MemorySwap, c.HostConfig.PidsLimit], [-1, -1]);
       assert(!(await cgroupExists(id)), "create makes no cgroup");
+    } finally {
+      await box.cleanup();
+    }
+  },
+  { skip },
+);
+
+test(
+  "limits: every resource flag reaches its cgroup file, and the device cgroup has Docker's list",
+  async () => {
+    const box = await Box.create();
+    try {
+      const online = (await cgRead("/sys/devices/system/cpu", "online")).split(/[-,]/).pop()!;
+      const v1 = (await detectCgroups()).version === 1;
+      const id = await box.ok(
+        "run",
+        "-d",
+        "--memory",
+        "64m",
+        "--memory-reservation",
+        "32m",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        online,
+        "--cpuset-mems",
+        "0",
+        "--pids-limit",
+        "30",
+        "--blkio-weight",
+        "300",
+        ...(v1 ? ["--oom-kill-disable"] : []),
+        "bb:1",
+        "sleep",
+        "1000",
+      );
+      const d = await cgroupDirs(id);
+      const MiB = 1024 * 1024;
+      const got: Record<string, string> = {};
+      const want: Record<string, string> = {};
+      const check = async (dir: string, file: string, value: string) => {
+        got[file] = await cgRead(dir, file);
+        want[file] = value;
+      };
+      await check(d.pids, "pids.max", "30");
+      await check(d.cpuset, "cpuset.cpus", online);
+      await check(d.cpuset, "cpuset.mems", "0");
+      if (d.version === 1) {
+        await check(d.memory, "memory.limit_in_bytes", String(64 * MiB));
+        await check(d.memory, "memory.soft_limit_in_bytes", String(32 * MiB));
+        got.oom = (await cgKeyed(d.memory, "memory.oom_control")).get("oom_kill_disable") + "";
+        want.oom = "1";
+        await check(d.cpu, "cpu.shares", "512");
+        const bfq = await cgRead(d.blkio, "blkio.bfq.weight");
+        got.blkio = bfq || await cgRead(d.blkio, "blkio.weight");
+        want.blkio = "300";
+        const devs = (await cgRead(d.devices, "devices.list"))
+          .split("\n");
+        assert(devs.includes("c 1:3 rwm") && devs.includes("c 136:* rwm"), devs.join(", "));
+        assert(!devs.includes("a *:* rwm"), "not every device");
+      } else {
+        await check(d.memory, "memory.max", String(64 * MiB));
+        await check(d.memory, "memory.low", String(32 * MiB));
+        await check(d.cpu, "cpu.weight", String(sharesToWeight(512)));
+      }
+      console.log(`flags in the kernel: ${JSON.stringify(got)}`);
+      assertEquals(got, want);
     } finally {
       await box.cleanup();
     }

@@ -114,7 +114,7 @@ test("update: limits reach the live cgroup and the record, and a restart keeps t
 }, { skip });
 
 test(
-  "update: lowering memory below what the container uses fails and leaves it as it was",
+  "update: memory below what the container uses is refused (v1) or OOM-kills it (v2)",
   async () => {
     const box = await Box.create();
     try {

@@ -75,7 +75,17 @@ export async function cgroupDirs(id: string) {
   const h = await detectCgroups();
   if (h.version === 2) {
     const d = `${h.unified}/hako/${id}`;
-    return { version: 2 as const, cpu: d, cpuacct: d, memory: d, pids: d, blkio: d, all: [d] };
+    return {
+      version: 2 as const,
+      cpu: d,
+      cpuacct: d,
+      cpuset: d,
+      memory: d,
+      pids: d,
+      blkio: d,
+      devices: d,
+      all: [d],
+    };
   }
   const at = (c: keyof typeof h.v1) => h.v1[c] ? `${h.v1[c]}/hako/${id}` : "";
   const all = [...new Set(Object.values(h.v1))].map((m) => `${m}/hako/${id}`);
@@ -84,9 +94,11 @@ export async function cgroupDirs(id: string) {
     version: 1 as const,
     cpu: at("cpu"),
     cpuacct: at("cpuacct"),
+    cpuset: at("cpuset"),
     memory: at("memory"),
     pids: at("pids"),
     blkio: at("blkio"),
+    devices: at("devices"),
     all,
   };
 }
