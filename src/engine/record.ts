@@ -260,6 +260,9 @@ export async function loadRecord(paths: Paths, id: string): Promise<Container> {
     await writeRecord(paths, done);
     const { openCgroup } = await import("../cgroups/mod.ts");
     await openCgroup(done.Hako.Cgroup).then((g) => g.remove()).catch(() => {});
+    // Its address, published ports and NAT rules, left behind by the dead launcher.
+    const { releaseContainer } = await import("../net/attach.ts");
+    await releaseContainer(paths, done).catch(() => {});
     return done;
   });
 }

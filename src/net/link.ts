@@ -104,10 +104,13 @@ export function createBridge(nl: Netlink, name: string, mtu?: number, alias?: st
     ifinfomsg({ flags: IFF.UP, change: IFF.UP }),
   ).str(IFLA.IFNAME, name);
   if (mtu) m.u32(IFLA.MTU, mtu);
-  if (alias) m.str(IFLA.IFALIAS, alias);
   m.begin(IFLA.LINKINFO).str(IFLA_INFO.KIND, "bridge").end();
   nl.request(m, `create bridge ${name}`, [E.EEXIST]);
-  setUp(nl, name);
+  // The create path ignores IFLA_IFALIAS (only a change sets it) and the up flag of an
+  // existing bridge: one more request does both.
+  const up = upMsg(name);
+  if (alias) up.str(IFLA.IFALIAS, alias);
+  nl.request(up, `bring up bridge ${name}`);
 }
 
 /** The container end of a veth pair. */
