@@ -28,6 +28,14 @@ export {
   waitContainer,
 } from "./src/engine/control.ts";
 export type { Container } from "./src/engine/record.ts";
+export {
+  type ContainerStats,
+  containerStats,
+  cpuPercent,
+  memoryUsage,
+  sampleContainer,
+} from "./src/engine/stats.ts";
+export { updateContainer, type UpdateOptions } from "./src/engine/update.ts";
 export { importImage, listImages, removeImage, resolveImage, tagImage } from "./src/image/mod.ts";
 export { loadSpec, startBundle } from "./src/runtime/create.ts";
 export type { Spec } from "./src/runtime/spec.ts";
