@@ -161,7 +161,8 @@ export function processAlive(pid: number, ticks: number): boolean {
   const s = readSmall(`/proc/${pid}/stat`);
   if (!s) return false;
   const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(rest[19]) === ticks;
+  // A zombie (Z) or dying (X) process holds its pid until reaped but no longer the network.
+  return rest[0] !== "Z" && rest[0] !== "X" && Number(rest[19]) === ticks;
 }
 
 /**

@@ -21,7 +21,7 @@ import { assert, assertEquals, assertRejects, needsRoot, test } from "../../test
 import { needsBusybox } from "../../test/fixtures.ts";
 import { addAddress, addressMsg, defaultRouteMsg, routedSubnets } from "./address.ts";
 import { NetnsHandoff } from "./handoff.ts";
-import { overlaps, parseIp } from "./ip.ts";
+import { overlaps } from "./ip.ts";
 import {
   createBridge,
   createVeth,
