@@ -289,7 +289,7 @@ export async function systemPrune(paths: Paths, argv: string[]) {
   }, argv);
   if (!a["--force"]) {
     writeOut(
-      `WARNING! This will remove:\n  - all stopped containers\n  - ${
+      `WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - ${
         a["--all"]
           ? "all images without at least one container associated to them"
           : "all dangling images"
@@ -314,6 +314,10 @@ export async function systemPrune(paths: Paths, argv: string[]) {
     removed.push(c.Id);
   }
   if (removed.length) writeOut(`Deleted Containers:\n${removed.map((r) => r + "\n").join("")}\n`);
+  // Unused user networks, and what crashed launchers left (leases, NAT rules).
+  const { pruneNetworks } = await import("../net/remove.ts");
+  const nets = await pruneNetworks(paths);
+  if (nets.length) writeOut(`Deleted Networks:\n${nets.map((n) => n + "\n").join("")}\n`);
   use = await containerUse(paths);
   const imgs = await pruneImages(paths.root, use.images, !!a["--all"]);
   if (imgs.untagged.length || imgs.deletedImages.length) {

@@ -59,9 +59,12 @@ export async function removeNetwork(paths: Paths, ref: string): Promise<string> 
   return n.Name;
 }
 
-/** `network prune`: removes every user network without containers; returns their names. */
+/**
+ * `network prune` (and `system prune`): gives back what crashed launchers left, then removes
+ * every user network without containers; returns their names.
+ */
 export async function pruneNetworks(paths: Paths): Promise<string[]> {
-  await sweepAll(paths);
+  const swept = await sweepAll(paths);
   const out: string[] = [];
   const nl = Netlink.open();
   try {
@@ -74,7 +77,7 @@ export async function pruneNetworks(paths: Paths): Promise<string[]> {
   } finally {
     nl.close();
   }
-  if (out.length) await syncNat(paths);
+  if (out.length || swept.some((ep) => ep.Ports?.length)) await syncNat(paths);
   return out;
 }
 
