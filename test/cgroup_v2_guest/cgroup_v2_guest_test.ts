@@ -2,7 +2,9 @@
  * cgroup v2 for real: this host has only v1 controllers, so a QEMU guest is booted with
  * cgroup2 mounted alone (see guest.ts) and the compiled hako runs the limit checks there
  * (init.sh). The same checks as test/limits on v1: OOM kill, fork bomb, CPU quota, stats
- * against the kernel's counters, update of a running container, nothing left behind.
+ * against the kernel's counters (block I/O too: the guest's store is on a RAM disk, and
+ * unlike this host's v1 blkio, io.stat counts), update of a running container, nothing left
+ * behind.
  */
 
 import * as fs from "../../ffi/fs.ts";
@@ -81,6 +83,15 @@ test(
         Math.abs(parseFloat(row.CPUPerc) - kpct) < 15,
         `CPUPerc ${row.CPUPerc} ~ kernel ${kpct}%`,
       );
+
+      // Block I/O: what hako shows lies between the kernel's io.stat reads around it.
+      const written = /^[\d.]+k?B \/ ([\d.]+)(B|kB|MB|GB)$/.exec(r.get("io.stats") ?? "");
+      assert(written, `BlockIO ${r.get("io.stats")}`);
+      const w = Number(written[1]) * { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[written[2]]!;
+      const [w0, w1] = [Number(r.get("io.kernel_before")), Number(r.get("io.kernel_after"))];
+      assert(w0 >= 8 * 1024 * 1024, `io.stat counted the 8 MiB written (${w0})`);
+      // Docker prints 3 significant digits: allow that rounding around the kernel's range.
+      assert(w0 * 0.995 <= w && w <= w1 * 1.005, `BlockIO write ${w} within [${w0}, ${w1}]`);
 
       // update reaches memory.max, cpu.max and pids.max of the running container.
       assertEquals(r.get("update.memory_max"), String(64 * 1024 * 1024));

@@ -6,7 +6,9 @@
  *   depends on), fetched with `apt-get download` once and cached under /var/cache (override:
  *   HAKO_GUEST_CACHE); overlayfs is a module there, so overlay.ko goes into the initramfs.
  * - Root file system: an initramfs written here (cpio.ts): busybox, `dist/hako` built with
- *   `bun build --compile`, the glibc files `ldd` names for it, a busybox image tarball.
+ *   `bun build --compile`, the glibc files `ldd` names for it, a busybox image tarball, and
+ *   an ext4 image (mkfs.ext4 on the host) that init.sh writes to a RAM disk (brd) and mounts
+ *   as hako's store, so container writes are block I/O the io controller counts.
  * - cgroup v1 is switched off on the kernel command line (`cgroup_no_v1=all`) and init.sh
  *   mounts cgroup2 alone at /sys/fs/cgroup.
  * - Accelerator: KVM when /dev/kvm is usable and is not the nested `kvm_pvm` (on which
@@ -90,7 +92,13 @@ export async function kernel(): Promise<Kernel> {
   const config = await fs.readText(`${unpacked}/boot/config-${version}`);
   const modules: string[] = [];
   // Built in (=y) is enough; as a module (=m) it goes into the initramfs.
-  for (const [option, path] of [["CONFIG_OVERLAY_FS", "kernel/fs/overlayfs/overlay.ko"]]) {
+  const needed = [
+    ["CONFIG_OVERLAY_FS", "kernel/fs/overlayfs/overlay.ko"],
+    // A RAM-backed block device for the store, so block I/O goes through the block layer.
+    ["CONFIG_BLK_DEV_RAM", "kernel/drivers/block/brd.ko"],
+    ["CONFIG_EXT4_FS", "kernel/fs/ext4/ext4.ko"],
+  ];
+  for (const [option, path] of needed) {
     if (new RegExp(`^${option}=m$`, "m").test(config)) {
       modules.push(`${unpacked}/lib/modules/${version}/${path}`);
     } else if (!new RegExp(`^${option}=y$`, "m").test(config)) {
@@ -124,6 +132,10 @@ export async function buildInitramfs(dir: string, k: Kernel, prebuilt?: string):
   const hako = prebuilt ?? `${dir}/hako`;
   if (!prebuilt) await buildHako(hako);
   await makeBusyboxTar(`${dir}/bb.tar.gz`);
+  // The guest's store file system, written to its RAM disk at boot (gzip keeps it small).
+  await run(["truncate", "-s", "64M", `${dir}/store.ext4`]);
+  await run(["mkfs.ext4", "-q", "-F", "-L", "hako", `${dir}/store.ext4`]);
+  await run(["gzip", "-1", `${dir}/store.ext4`]);
   const entries: Entry[] = [];
   const dirs = new Set<string>();
   const addDir = (p: string) => {
@@ -149,6 +161,7 @@ export async function buildInitramfs(dir: string, k: Kernel, prebuilt?: string):
   for (const lib of await libraries(hako)) await addFile(lib.replace(/^\//, ""), lib, 0o755);
   for (const m of k.modules) await addFile(`lib/modules/${m.split("/").pop()}`, m);
   await addFile("bb.tar.gz", `${dir}/bb.tar.gz`);
+  await addFile("store.ext4.gz", `${dir}/store.ext4.gz`);
   entries.push({
     path: "etc/passwd",
     type: "file",

@@ -19,15 +19,21 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mkdir -p /var/lib/hako /root
-mount -t tmpfs tmpfs /var/lib/hako
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-for m in /lib/modules/*.ko; do insmod "$m"; done
+for m in /lib/modules/*.ko; do
+  case "$m" in */brd.ko) insmod "$m" rd_nr=1 rd_size=65536 ;; *) insmod "$m" ;; esac
+done
+# hako's store on ext4 on a RAM disk: a real block device, so the io controller counts writes.
+zcat /store.ext4.gz >/dev/ram0 && rm /store.ext4.gz
+mount -t ext4 /dev/ram0 /var/lib/hako
 
 r() { echo "HAKO-RESULT $*"; }
 # Seconds since boot, 2 decimals, and a cgroup file's keyed value.
 now() { cut -d' ' -f1 /proc/uptime; }
 key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 cg() { echo "/sys/fs/cgroup/hako/$(hako inspect -f '{{.Id}}' "$1")"; }
+# Bytes written according to io.stat, summed over devices.
+wbytes() { tr ' ' '\n' <"$1/io.stat" | awk -F= '$1 == "wbytes" { n += $2 } END { print n + 0 }'; }
 
 r kernel "$(uname -r)"
 r mounts "$(grep cgroup /proc/mounts | tr '\n' ';')"
@@ -89,6 +95,20 @@ r stats.kernel_cpu_percent "$(awk -v u="$((u1 - u0))" -v a="$t0" -v b="$t1" 'BEG
 r stats.kernel_pids "$(cat "$d/pids.current")"
 r stats.kernel_memory "$(($(cat "$d/memory.current") - $(key "$d/memory.stat" inactive_file)))"
 r stats.kernel_memory_max "$(cat "$d/memory.max")"
+
+# 4b. Block I/O: 8 MiB written and synced to the store's disk, against io.stat.
+hako run -d --name io --network none bb:1 sh -c \
+  'dd if=/dev/zero of=/tmp/f bs=1M count=8 conv=fsync 2>/dev/null; sleep 1000; :' >/dev/null
+i=$(cg io)
+for n in $(seq 1 100); do
+  [ "$(wbytes "$i")" -ge 8388608 ] 2>/dev/null && break
+  sleep 0.2
+done
+r io.kernel_before "$(wbytes "$i")"
+hako stats --no-stream --format '{{.BlockIO}}' io >/tmp/stats 2>&1
+r io.stats "$(cat /tmp/stats)"
+r io.kernel_after "$(wbytes "$i")"
+hako rm -f io >/dev/null
 
 # 5. update of the running container: memory.max, cpu.max and pids.max change.
 hako update --memory 64m --cpus 1 --pids-limit 20 busy >/dev/null 2>/tmp/err || r error "update: $(cat /tmp/err)"
