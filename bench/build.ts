@@ -7,7 +7,7 @@
  */
 
 import * as fs from "../ffi/fs.ts";
-import { attempt, lacksSysResource, workload } from "./engines.ts";
+import { attempt, lacksSysResource, podmanBase, workload } from "./engines.ts";
 import { IMAGE } from "./fixture.ts";
 import type { Context, Group, GroupResult } from "./group.ts";
 import { missing } from "./peers.ts";
@@ -86,15 +86,7 @@ export const build: Group = {
     });
     const pbin = ctx.peers.byId.podman.path;
     const pdir = `${dir}/podman`;
-    const pbase = [
-      pbin ?? "podman",
-      "--root",
-      `${pdir}/storage`,
-      "--runroot",
-      `${pdir}/run`,
-      "--tmpdir",
-      `${pdir}/tmp`,
-    ];
+    const pbase = podmanBase(ctx, pdir);
     const limited = await lacksSysResource();
     engines.push({
       id: "podman",

@@ -129,6 +129,29 @@ export function hako(ctx: Context): Promise<Hako> {
   });
 }
 
+/**
+ * podman's argv prefix for a store of its own under `dir`. podman refuses a runroot longer
+ * than 50 characters, so a long scratch path gets a short runroot in /tmp instead.
+ */
+export function podmanBase(ctx: Context, dir: string): string[] {
+  let runroot = `${dir}/run`;
+  if (runroot.length > 50) {
+    let h = 0;
+    for (const c of dir) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    runroot = `/tmp/hako-bench-podman-${h.toString(16)}`;
+    ctx.defer(`remove ${runroot}`, () => fs.remove(runroot, { recursive: true }).catch(() => {}));
+  }
+  return [
+    ctx.peers.byId.podman.path ?? "podman",
+    "--root",
+    `${dir}/storage`,
+    "--runroot",
+    runroot,
+    "--tmpdir",
+    `${dir}/tmp`,
+  ];
+}
+
 /** True when root here lacks CAP_SYS_RESOURCE (cannot raise a hard rlimit). */
 export async function lacksSysResource(): Promise<boolean> {
   const st = await fs.readText("/proc/self/status").catch(() => "");
@@ -148,15 +171,7 @@ export interface Podman {
 export function podman(ctx: Context): Promise<Podman> {
   return once(ctx, "podman", async () => {
     const dir = `${ctx.work}/podman`;
-    const base = [
-      ctx.peers.byId.podman.path!,
-      "--root",
-      `${dir}/storage`,
-      "--runroot",
-      `${dir}/run`,
-      "--tmpdir",
-      `${dir}/tmp`,
-    ];
+    const base = podmanBase(ctx, dir);
     const limited = await lacksSysResource();
     const runFlags = limited ? ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"] : [];
     const { tar } = await workload(ctx);

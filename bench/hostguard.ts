@@ -1,6 +1,7 @@
 /**
  * What peers change on the host as a side effect and the bench puts back: netavark's and
- * docker's iptables chains, their bridges, and net.ipv4.ip_forward (netavark sets it to 1).
+ * docker's iptables chains, their bridges, net.ipv4.ip_forward (netavark sets it to 1), and
+ * the empty parent cgroups podman, dockerd and containerd leave on cgroupfs hosts.
  * Only what appeared during the bench and belongs to a known peer is removed, so a change
  * someone else made meanwhile is left alone.
  *
@@ -8,11 +9,15 @@
  */
 
 import * as fs from "../ffi/fs.ts";
+import { rmdirSmall } from "../ffi/kfs.ts";
 import { runCommand, which } from "./proc.ts";
 
 const CHAIN = /^(NETAVARK|CNI-|DOCKER|PODMAN)/;
 const LINKS = ["podman0", "cni-podman0", "docker0"];
 const FORWARD = "/proc/sys/net/ipv4/ip_forward";
+/** Parent cgroups peers make and leave behind (empty) on cgroupfs hosts. */
+const CGROUPS = ["libpod_parent", "docker", "default", "machine.slice"];
+const CGROUP_ROOT = "/sys/fs/cgroup";
 
 /** A snapshot taken before the bench; `restore` undoes what peers added since. */
 export interface HostGuard {
@@ -46,6 +51,7 @@ export async function hostGuard(): Promise<HostGuard> {
     }
   }
   const linksBefore = await links();
+  const cgroupsBefore = await parentCgroups();
   return {
     async restore() {
       const done: string[] = [];
@@ -75,6 +81,13 @@ export async function hostGuard(): Promise<HostGuard> {
           done.push(`removed the ${l} bridge a peer added`);
         }
       }
+      let removed = 0;
+      for (const dir of await parentCgroups()) {
+        if (!cgroupsBefore.has(dir)) removed += await removeEmptyCgroup(dir);
+      }
+      if (removed) {
+        done.push(`removed ${removed} empty cgroup(s) peers left under ${CGROUPS.join(", ")}`);
+      }
       const fwd = (await fs.readText(FORWARD).catch(() => "")).trim();
       if (forward && fwd !== forward) {
         await fs.writeFile(FORWARD, forward + "\n").catch(() => {});
@@ -83,6 +96,36 @@ export async function hostGuard(): Promise<HostGuard> {
       return done;
     },
   };
+}
+
+/** The known peer parent cgroups present in every hierarchy under /sys/fs/cgroup. */
+async function parentCgroups(): Promise<Set<string>> {
+  const out = new Set<string>();
+  const roots = [
+    CGROUP_ROOT,
+    ...(await fs.readDir(CGROUP_ROOT).catch(() => [] as string[])).map((h) =>
+      `${CGROUP_ROOT}/${h}`
+    ),
+  ];
+  for (const root of roots) {
+    for (const name of CGROUPS) {
+      if ((await fs.stat(`${root}/${name}`))?.isDirectory) out.add(`${root}/${name}`);
+    }
+  }
+  return out;
+}
+
+/** rmdir of a cgroup and its children, deepest first; a busy one stays. Returns how many went. */
+async function removeEmptyCgroup(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await fs.readDir(dir).catch(() => [] as string[])) {
+    if ((await fs.lstat(`${dir}/${e}`))?.isDirectory) n += await removeEmptyCgroup(`${dir}/${e}`);
+  }
+  try {
+    rmdirSmall(dir);
+    n++;
+  } catch { /* still in use: leave it */ }
+  return n;
 }
 
 /** Splits an iptables -S line into arguments (it quotes comments with double quotes). */

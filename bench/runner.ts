@@ -117,17 +117,20 @@ function failure(c: Case, r: RunResult): string | null {
 
 async function once(s: State, probe: boolean): Promise<RunResult | null> {
   const c = s.c;
-  await c.prepare?.();
-  let r: RunResult;
+  let r: RunResult | undefined;
+  let why: string | null = null;
   try {
+    await c.prepare?.();
     r = await runCommand(c.argv, {
       timeoutMs: probe ? c.probeTimeoutMs ?? c.timeoutMs : c.timeoutMs,
       marker: c.marker,
     });
+  } catch (e) {
+    why = `setting up the run failed: ${(e as Error).message.replace(/\s+/g, " ").slice(0, 300)}`;
   } finally {
-    await c.cleanup?.();
+    await c.cleanup?.().catch(() => {});
   }
-  const why = failure(c, r);
+  if (r && !why) why = failure(c, r);
   if (why) {
     s.failures++;
     s.consecutive++;
@@ -136,7 +139,7 @@ async function once(s: State, probe: boolean): Promise<RunResult | null> {
     return null;
   }
   s.consecutive = 0;
-  return r;
+  return r!;
 }
 
 /**

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DENO=node_modules/.bin/deno
 BUN=node_modules/.bin/bun
 filter=("$@")
-files=$(find src ffi test -name '*_test.ts' | sort)
+files=$(find src ffi test bench -name '*_test.ts' | sort)
 if [ ${#filter[@]} -gt 0 ]; then files=$(printf '%s\n' $files | grep -E "$(IFS='|'; echo "${filter[*]}")"); fi
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
