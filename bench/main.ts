@@ -358,9 +358,9 @@ async function main(): Promise<number> {
     const svg = chart(st.rows, {
       title: "Start /bin/true in a busybox root: launch to exit (log scale)",
       subtitle:
-        `${host.cpu}, ${host.cpus} CPUs, Linux ${host.kernelVersion}, cgroup v${host.cgroup.version}, KVM: ${host.kvm.kind}; ${runsByGroup.startup} runs per row, ${
-          started.toISOString().slice(0, 10)
-        }`,
+        `${host.cpu}, ${host.cpus} CPUs, Linux ${host.kernelVersion}, cgroup v${host.cgroup.version}, KVM: ${host.kvm.kind}; ${runsByGroup.startup} run${
+          runsByGroup.startup === 1 ? "" : "s"
+        } per row, ${started.toISOString().slice(0, 10)}`,
     });
     await fs.writeFile(`${dir}/startup.svg`, svg);
     charts.startup = "startup.svg";

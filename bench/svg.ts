@@ -153,8 +153,20 @@ export function chart(rows: Row[], o: ChartOptions): string {
     }
   }
 
-  const H = bottom + 58;
-  const legendY = bottom + 26;
+  // hako's median as a dashed line through every section, so each bar reads against it.
+  const base = rows.find((r) => r.kind === "hako" && r.ratio === 1 && r.summary);
+  if (base?.summary) {
+    const bx = x(base.summary.median).toFixed(1);
+    grid.push(
+      `<line x1="${bx}" x2="${bx}" y1="${top - 4}" y2="${bottom}" class="baseline"/>`,
+      `<text x="${bx}" y="${bottom + 12}" text-anchor="middle" class="baselabel">hako ${
+        esc(formatMs(base.summary.median))
+      }</text>`,
+    );
+  }
+
+  const H = bottom + 66;
+  const legendY = bottom + 34;
   const legend = [
     `<rect x="${plotL}" y="${
       legendY - 9
@@ -202,6 +214,8 @@ export function chart(rows: Row[], o: ChartOptions): string {
   .p90 { stroke: #202124; stroke-width: 2; }
   .reference { fill: none; stroke: #5f6368; stroke-width: 1.5; stroke-dasharray: 4 3; }
   .legend { font-size: 11px; fill: #5f6368; }
+  .baseline { stroke: #e8710a; stroke-width: 1; stroke-dasharray: 3 3; }
+  .baselabel { font-size: 10px; fill: #e8710a; }
 </style>
 <rect width="100%" height="100%" fill="#ffffff"/>
 <text x="12" y="26" class="title">${esc(o.title)}</text>
