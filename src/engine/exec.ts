@@ -5,9 +5,21 @@
  * root filesystem (upper layer included).
  */
 
-import { AT_FDCWD, close, kill, O, openat, spawn, SysError, wait4 } from "../../ffi/mod.ts";
+import {
+  addr,
+  AT_FDCWD,
+  close,
+  cstr,
+  kill,
+  O,
+  openat,
+  spawn,
+  SYS,
+  sys,
+  SysError,
+  wait4,
+} from "../../ffi/mod.ts";
 import { env as hostEnv, onSignal, type SignalName } from "../../ffi/host.ts";
-import { readLink } from "../../ffi/fs.ts";
 import { openCgroup } from "../cgroups/mod.ts";
 import { CommandError, ConflictError, UsageError } from "../errors.ts";
 import { loadSpec } from "../runtime/create.ts";
@@ -19,6 +31,7 @@ import { statusCode } from "./launch.ts";
 import type { Paths } from "./paths.ts";
 import { type Container, containerDir, findId, loadRecord } from "./record.ts";
 import { startSession } from "./terminal.ts";
+import { mark } from "../trace.ts";
 import { resolveUser } from "./user.ts";
 
 /** `docker exec` options. */
@@ -59,14 +72,20 @@ async function running(paths: Paths, ref: string): Promise<Container> {
   return c;
 }
 
+/** The identity of a namespace file ("net:[4026531840]"), or null; synchronous readlink. */
+function nsId(path: string): string | null {
+  const b = new Uint8Array(64);
+  const r = sys(SYS.readlinkat, AT_FDCWD, addr(cstr(path)), addr(b), b.length);
+  return r < 0n ? null : new TextDecoder().decode(b.subarray(0, Number(r)));
+}
+
 /** Opens the namespaces of `pid` that differ from hako's own. */
-async function openNamespaces(pid: number, fds: number[]): Promise<JoinNs[]> {
+function openNamespaces(pid: number, fds: number[]): JoinNs[] {
   const out: JoinNs[] = [];
   for (const type of EXEC_NS_ORDER) {
     const file = NS_FILE[type];
-    const theirs = await readLink(`/proc/${pid}/ns/${file}`).catch(() => null);
-    const ours = await readLink(`/proc/self/ns/${file}`).catch(() => null);
-    if (theirs === null || theirs === ours) continue;
+    const theirs = nsId(`/proc/${pid}/ns/${file}`);
+    if (theirs === null || theirs === nsId(`/proc/self/ns/${file}`)) continue;
     const fd = openat(AT_FDCWD, `/proc/${pid}/ns/${file}`, O.RDONLY | O.CLOEXEC);
     fds.push(fd);
     out.push({ type, fd });
@@ -153,9 +172,12 @@ function execError(e: unknown, cmd: string): unknown {
 export async function execInContainer(paths: Paths, ref: string, o: ExecOptions): Promise<number> {
   if (!o.cmd.length) throw new UsageError("exec: no command given");
   const c = await running(paths, ref);
+  mark("record");
   const initPid = c.State.Pid;
   const spec = await loadSpec(containerDir(paths, c.Id));
+  mark("spec");
   const proc = await execProcess(spec.process!, initPid, o);
+  mark("process");
   const path = proc.env?.find((e) => e.startsWith("PATH="))?.slice(5);
 
   const fds: number[] = [];
@@ -171,7 +193,8 @@ export async function execInContainer(paths: Paths, ref: string, o: ExecOptions)
     })
   );
   try {
-    const namespaces = await openNamespaces(initPid, fds);
+    const namespaces = openNamespaces(initPid, fds);
+    mark("namespaces");
     const cgroupProcsFds = (await openCgroup(c.Hako.Cgroup).then((g) => g.procsFiles()).catch(
       () => [] as string[],
     )).map((f) => {
@@ -179,6 +202,7 @@ export async function execInContainer(paths: Paths, ref: string, o: ExecOptions)
       fds.push(fd);
       return fd;
     });
+    mark("cgroup");
     let stdio: [number, number, number] | undefined;
     if (o.detach || !o.interactive) {
       const nul = openat(AT_FDCWD, "/dev/null", O.RDWR | O.CLOEXEC);
@@ -189,25 +213,33 @@ export async function execInContainer(paths: Paths, ref: string, o: ExecOptions)
       if (o.interactive) raw = RawTerminal.enter(0);
       cs = new ConsoleSocket();
     }
-    const plan = buildExecPlan({
-      process: proc,
-      namespaces,
-      cgroupProcsFds,
-      execPaths: execCandidates(o.cmd[0], path),
-      stdio: cs ? undefined : stdio,
-      console: cs?.input(getWinsize(0) ?? getWinsize(1) ?? undefined),
-    });
     // Joining a user (or time) namespace needs a process that shares no memory (setns(2)).
     const shareMemory = !namespaces.some((n) => n.type === "user");
     let spawned;
     try {
-      spawned = await spawn(plan, { cloneFlags: 0, shareMemory });
+      // The plan joins the PID namespace with setns + one more fork (CLONE_PARENT). Joining
+      // it from hako's own thread around the clone would save that fork of the engine's
+      // address space, but Bun and Deno may start a thread in between, which the kernel
+      // then refuses (clone3 CLONE_THREAD: EINVAL, the runtime aborts): that needs the
+      // native trampoline to do it.
+      spawned = await spawn(
+        buildExecPlan({
+          process: proc,
+          namespaces,
+          cgroupProcsFds,
+          execPaths: execCandidates(o.cmd[0], path),
+          stdio: cs ? undefined : stdio,
+          console: cs?.input(getWinsize(0) ?? getWinsize(1) ?? undefined),
+        }),
+        { cloneFlags: 0, shareMemory },
+      );
     } catch (e) {
       throw execError(e, o.cmd[0]);
     } finally {
       for (const fd of fds.splice(0)) close(fd);
     }
     target = spawned.forkedPid ?? spawned.pid;
+    mark("clone+exec");
     if (o.detach) {
       // The process lives on; it is reaped by whoever inherits it once hako exits.
       return 0;
@@ -231,6 +263,7 @@ export async function execInContainer(paths: Paths, ref: string, o: ExecOptions)
       };
     }
     const { status } = await wait4(target);
+    mark("wait");
     target = 0;
     await session?.end();
     return statusCode(status);
