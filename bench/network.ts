@@ -16,6 +16,7 @@
 
 import * as fs from "../ffi/fs.ts";
 import { makeBusyboxTar, run } from "../test/fixtures.ts";
+import { createContainer, runForeground, storePaths } from "../mod.ts";
 
 const args = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
   // deno-lint-ignore no-explicit-any
@@ -30,6 +31,7 @@ const CYCLES = Number(opt("--cycles", "200"));
 const jsonOut = opt("--json", "");
 
 const root = await fs.makeTempDir({ prefix: "hako-netbench-" });
+let inproc: { noneMs: number; bridgeMs: number } | null = null;
 const hako = (...a: string[]) => run([hakoBin, "--root", root, ...a], { check: false });
 async function ok(...a: string[]): Promise<string> {
   const r = await hako(...a);
@@ -79,6 +81,27 @@ try {
   await ok("run", "--rm", "--network", "none", "bb", "true");
   const bridge = JSON.parse(await ok("network", "inspect", "bridge"))[0]
     .Options["com.docker.network.bridge.name"];
+
+  // The same in one process (the library's createContainer + runForeground, which is
+  // what `run --rm` does after its own boot): no runtime start-up in the numbers.
+  {
+    const paths = storePaths(root);
+    const ib: number[] = [], inn: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      for (const [list, network] of [[ib, undefined], [inn, "none"]] as const) {
+        const t = performance.now();
+        const c = await createContainer(paths, { image: "bb", cmd: ["true"], rm: true, network });
+        const code = await runForeground(paths, c);
+        list.push(performance.now() - t);
+        if (code !== 0) throw new Error(`in-process run exited ${code}`);
+      }
+    }
+    console.log(`in one process (create + start + wait + remove), median of ${RUNS} each:`);
+    console.log(`  --network none    ${median(inn).toFixed(2)} ms`);
+    console.log(`  bridge (default)  ${median(ib).toFixed(2)} ms`);
+    console.log(`  bridge adds       ${(median(ib) - median(inn)).toFixed(2)} ms`);
+    inproc = { noneMs: median(inn), bridgeMs: median(ib) };
+  }
 
   const bridged: number[] = [], none: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -132,7 +155,14 @@ try {
     await fs.writeFile(
       jsonOut,
       JSON.stringify(
-        { runs: RUNS, noneMs: mn, bridgeMs: mb, addsMs: mb - mn, cycles: CYCLES, before, after },
+        {
+          runs: RUNS,
+          cli: { noneMs: mn, bridgeMs: mb, addsMs: mb - mn },
+          inProcess: inproc,
+          cycles: CYCLES,
+          before,
+          after,
+        },
         null,
         2,
       ) + "\n",

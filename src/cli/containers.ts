@@ -26,6 +26,7 @@ import {
 } from "./format.ts";
 import { needArgs, parse } from "./parse.ts";
 import { parseSignal } from "../runtime/linux.ts";
+import { portsColumn } from "../net/ports.ts";
 
 function status(c: Container): string {
   const s = c.State;
@@ -45,7 +46,7 @@ function psRow(c: Container) {
     Status: status(c),
     State: c.State.Status,
     Names: c.Name.slice(1),
-    Ports: "",
+    Ports: portsColumn(c.NetworkSettings?.Ports),
     Labels: Object.entries(c.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
   };
 }

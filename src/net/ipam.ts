@@ -94,11 +94,15 @@ export async function allocate(
   gateway: number,
 ): Promise<Lease | null> {
   const dir = leaseDir(paths, networkId);
-  mkdirSmall(paths.run);
-  mkdirSmall(`${paths.run}/networks`);
-  mkdirSmall(dir);
   const first = subnet.base + 1, last = broadcast(subnet) - 1, size = last - first + 1;
-  const hint = parseIp(readSmall(`${dir}/.last`)?.trim() ?? "") ?? 0;
+  const lastText = readSmall(`${dir}/.last`);
+  if (lastText === null) {
+    // First lease of this network since boot (or ever): make its directory.
+    mkdirSmall(paths.run);
+    mkdirSmall(`${paths.run}/networks`);
+    mkdirSmall(dir);
+  }
+  const hint = parseIp(lastText?.trim() ?? "") ?? 0;
   let start = hint >= first && hint <= last ? hint + 1 : first;
   for (let i = 0; i < size; i++, start++) {
     if (start > last) start = first;

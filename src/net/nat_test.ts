@@ -61,3 +61,31 @@ test("nat: nft applies, replaces and removes a table of its own", async () => {
   const r = await runCommand([nft!, "list", "table", "ip", table]);
   assert(r.code !== 0, "the table is gone");
 }, { skip: needsRoot() || (!nft && "needs nft (apt-get install nftables)") });
+
+const ipt = await findProgram("iptables"), iptRestore = await findProgram("iptables-restore");
+
+test("nat: iptables applies, replaces and removes chains of its own", async () => {
+  const prefix = `HAKO-T${
+    crypto.getRandomValues(new Uint32Array(1))[0].toString(16).toUpperCase()
+  }`;
+  const b = new Iptables(ipt!, iptRestore!, prefix);
+  const rules = async () =>
+    (await runCommand([ipt!, "-w", "-t", "nat", "-S"])).stdout.split("\n").filter((l) =>
+      l.includes(prefix)
+    );
+  try {
+    await b.apply(state);
+    await b.apply(state); // idempotent: the hooks are not added twice
+    const r = await rules();
+    assertEquals(r.filter((l) => l.includes("DNAT")).length, 4, r.join("\n"));
+    assertEquals(r.filter((l) => /^-A (PREROUTING|OUTPUT|POSTROUTING) /.test(l)).length, 3);
+    await b.apply({ ...state, ports: [] });
+    assertEquals((await rules()).filter((l) => l.includes("DNAT")).length, 0);
+  } finally {
+    await b.remove();
+  }
+  assertEquals(await rules(), []);
+}, {
+  skip: needsRoot() ||
+    (!(ipt && iptRestore) && "needs iptables and iptables-restore (apt-get install iptables)"),
+});

@@ -196,3 +196,18 @@ export function portsSettings(
   }
   return out;
 }
+
+/** The PORTS column of `ps`: "0.0.0.0:8080->80/tcp, 53/udp" (Docker's order and form). */
+export function portsColumn(ports: Record<string, unknown> | undefined): string {
+  const out: string[] = [];
+  const entries = Object.entries(ports ?? {}) as [
+    string,
+    { HostIp: string; HostPort: string }[] | null,
+  ][];
+  entries.sort(([a], [b]) => parseInt(a) - parseInt(b) || a.localeCompare(b));
+  for (const [key, list] of entries) {
+    if (!list?.length) out.push(key);
+    else for (const b of list) out.push(`${b.HostIp || "0.0.0.0"}:${b.HostPort}->${key}`);
+  }
+  return out.join(", ");
+}

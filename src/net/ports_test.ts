@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects, test } from "../../test/harness.ts";
-import { parsePublish, PortReservation, portsSettings, publishAll } from "./ports.ts";
+import { parsePublish, PortReservation, portsColumn, portsSettings, publishAll } from "./ports.ts";
 
 test("ports: -p forms in Docker's PortBindings shape", () => {
   assertEquals(parsePublish(["8080:80", "127.0.0.1:5353:53/udp", "9000", "1.2.3.4::22"]), {
@@ -57,4 +57,16 @@ test("ports: a host port in use is a clear error and nothing stays reserved", as
   } finally {
     a.release();
   }
+});
+
+test("ports: the ps PORTS column", () => {
+  assertEquals(
+    portsColumn({
+      "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "8080" }],
+      "53/udp": [{ HostIp: "127.0.0.1", HostPort: "5353" }],
+      "22/tcp": null,
+    }),
+    "22/tcp, 127.0.0.1:5353->53/udp, 0.0.0.0:8080->80/tcp",
+  );
+  assertEquals(portsColumn(undefined), "");
 });
