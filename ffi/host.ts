@@ -56,13 +56,33 @@ export function onSignal(sig: SignalName, fn: () => void): () => void {
 
 const enc = new TextEncoder();
 
+// Both runtimes ignore SIGPIPE, so a reader that goes away (`hako stats | head`) would leave
+// hako writing into a broken pipe: Deno throws, Bun reports an error event and carries on
+// forever. End quietly with 128 + SIGPIPE instead, as a program with the default
+// disposition would.
+const EXIT_SIGPIPE = 141;
+let stdoutWatched = false;
+
 /** Writes text to standard output (synchronously, so output order is kept). */
 export function writeOut(s: string | Uint8Array): void {
   const b = typeof s === "string" ? enc.encode(s) : s;
-  if (isBun) proc.stdout.write(b);
-  else {
+  if (isBun) {
+    if (!stdoutWatched) {
+      stdoutWatched = true;
+      proc.stdout.on("error", (e: { code?: string }) => {
+        if (e?.code === "EPIPE") proc.exit(EXIT_SIGPIPE);
+        throw e;
+      });
+    }
+    proc.stdout.write(b);
+  } else {
     let off = 0;
-    while (off < b.length) off += Deno.stdout.writeSync(b.subarray(off));
+    try {
+      while (off < b.length) off += Deno.stdout.writeSync(b.subarray(off));
+    } catch (e) {
+      if (e instanceof Deno.errors.BrokenPipe) Deno.exit(EXIT_SIGPIPE);
+      throw e;
+    }
   }
 }
 

@@ -13,6 +13,7 @@ import {
   containerStats,
   cpuPercent,
   memoryUsage,
+  networkIO,
   parseNetDev,
 } from "../../src/engine/stats.ts";
 import {
@@ -88,10 +89,11 @@ test("stats: hako's figures match the kernel's counters for the same container",
     const k1 = await cpuUsageNs(id);
     await sleep(2000);
     const k2 = await cpuUsageNs(id), m2 = await kernelMemory(id);
+    const net0 = parseNetDev(await readText(`/proc/${pid}/net/dev`));
     const b = await containerStats(paths, "s", a);
     const k3 = await cpuUsageNs(id), m3 = await kernelMemory(id), w3 = await kernelWritten(id);
     const pids = Number(await cgRead((await cgroupDirs(id)).pids, "pids.current"));
-    const net = parseNetDev(await readText(`/proc/${pid}/net/dev`));
+    const net1 = parseNetDev(await readText(`/proc/${pid}/net/dev`));
 
     const kernelPct = (k2 - k1) / ((Date.parse(b.read) - Date.parse(a.read)) * 1e6) * 100;
     console.log(
@@ -102,7 +104,9 @@ test("stats: hako's figures match the kernel's counters for the same container",
         `(raw ${b.memory_stats.usage} vs ${m2.raw}..${m3.raw}), limit ${b.memory_stats.limit} vs ${m3.limit}; ` +
         `pids ${b.pids_stats.current} vs ${pids}; written hako ${
           blockIO(b).write
-        } in [${w0}, ${w3}]`,
+        } in [${w0}, ${w3}]; net ${JSON.stringify(networkIO(b))} over ${
+          Object.keys(b.networks ?? {}).join(",") || "no interface"
+        }`,
     );
     // Monotonic counters fall between the kernel reads around hako's read.
     const ua = a.cpu_stats.cpu_usage.total_usage, ub = b.cpu_stats.cpu_usage.total_usage;
@@ -119,7 +123,17 @@ test("stats: hako's figures match the kernel's counters for the same container",
     assertEquals(b.memory_stats.limit, 64 * 1024 * 1024);
     assertEquals(b.pids_stats.current, pids);
     assertEquals(b.pids_stats.limit, undefined, "no pids limit");
-    assertEquals(b.networks, net, "interfaces of the container's network namespace");
+    // The container's own interfaces (not the host's), each counter between the two reads.
+    const nets = b.networks ?? {};
+    assertEquals(Object.keys(nets).sort(), Object.keys(net1).sort(), "interfaces");
+    for (const [name, n] of Object.entries(nets)) {
+      for (const k of ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets"] as const) {
+        assert(
+          net0[name][k] <= n[k] && n[k] <= net1[name][k],
+          `${name} ${k} ${n[k]} within [${net0[name][k]}, ${net1[name][k]}]`,
+        );
+      }
+    }
     // CPU %: Docker's formula (host CPU time from /proc/stat) against cgroup time over wall time.
     assert(
       Math.abs(cpuPercent(b) - kernelPct) < 15,
