@@ -62,10 +62,22 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * The schemes to try, in order: HTTPS only, unless the registry is loopback (HTTP first:
+ * nothing leaves the machine, and it spares a TLS handshake against the usual plain local
+ * registry) or marked insecure (HTTPS first, then HTTP).
+ */
+export function schemesFor(registry: string, insecure: readonly string[]): string[] {
+  if (isLoopback(registry)) return ["http", "https"];
+  return allowsHttp(registry, insecure) ? ["https", "http"] : ["https"];
+}
+
 /** The HTTP conversation with one registry. */
 export class Transport {
   #base: string | null = null;
   #http: HttpClient | null = null;
+  /** Whether #http was made with the CA certificates (an HTTP-only client need not read them). */
+  #trusting = false;
   readonly auth: Authorizer;
   readonly retries: number;
   readonly retryBaseMs: number;
@@ -108,17 +120,13 @@ export class Transport {
 
   async #ping(): Promise<void> {
     const host = apiHost(this.registry);
-    // Loopback tries HTTP first (nothing leaves the machine, and it spares a TLS handshake
-    // against the usual plain local registry); an insecure remote registry tries HTTPS first.
-    const schemes = isLoopback(this.registry)
-      ? ["http", "https"]
-      : allowsHttp(this.registry, this.opts.insecureRegistries ?? [])
-      ? ["https", "http"]
-      : ["https"];
+    const schemes = schemesFor(this.registry, this.opts.insecureRegistries ?? []);
     const errors: string[] = [];
     let notRegistry = false;
     for (const [i, scheme] of schemes.entries()) {
-      if (scheme === "https" && !this.#http) {
+      if (scheme === "https" && !this.#trusting) {
+        this.#http?.close();
+        this.#trusting = true;
         this.#http = createHttpClient({
           caCerts: await trustedCerts(this.registry, this.opts.configDir),
         });
