@@ -169,8 +169,7 @@ export async function findNetwork(paths: Paths, ref: string): Promise<Network> {
 
 /** Runs `fn` holding the host-wide network lock (subnet choice, bridge creation). */
 export async function withHostLock<T>(fn: () => Promise<T>): Promise<T> {
-  await fs.mkdir("/run/hako-net").catch(() => {});
-  const fd = openat(AT_FDCWD, "/run/hako-net/lock", O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
+  const fd = openat(AT_FDCWD, "/run/hako-net.lock", O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
   try {
     for (let d = 1;; d = Math.min(d * 2, 50)) {
       try {

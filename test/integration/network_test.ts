@@ -123,6 +123,11 @@ test("network: two containers talk by name and alias on a user network", async (
     const id = (await s.ok("network", "create", "appnet")).trim();
     assert(/^[0-9a-f]{64}$/.test(id), id);
     assert((await s.ok("network", "ls")).includes("appnet"), "listed");
+    const [made] = JSON.parse(await s.ok("network", "inspect", "appnet"));
+    const clash = await s.hako(["network", "create", "--subnet", made.IPAM.Config[0].Subnet, "x"]);
+    assert(clash.code !== 0 && /overlaps/.test(clash.stderr), clash.stderr);
+    const dup = await s.hako(["network", "create", "appnet"]);
+    assert(dup.code !== 0 && /already exists/.test(dup.stderr), dup.stderr);
     await s.ok(
       "run",
       "-d",
