@@ -6,7 +6,8 @@
  *  2. Leaks: C cycles of `run -d -p PORT:80` + `stop` + `rm`, then counts of host links,
  *     bridge ports, addresses, NAT rules, leases and network namespaces, before and after.
  *
- *   deno run -A bench/network.ts [--hako PATH] [--runs N] [--cycles C] [--json FILE]
+ *   deno run -A bench/network.ts [--hako PATH] [--runs N] [--inproc-runs M] [--cycles C]
+ *                                [--json FILE]
  *
  * --hako defaults to dist/hako (build it with `deno task build`); the store's networks and
  * NAT table are removed at the end. Traffic: none (containers only run `true`/`sleep`).
@@ -27,6 +28,7 @@ const opt = (name: string, def: string) => {
 };
 const hakoBin = opt("--hako", new URL("../dist/hako", import.meta.url).pathname);
 const RUNS = Number(opt("--runs", "50"));
+const INPROC_RUNS = Number(opt("--inproc-runs", String(RUNS * 4)));
 const CYCLES = Number(opt("--cycles", "200"));
 const jsonOut = opt("--json", "");
 
@@ -38,6 +40,8 @@ async function ok(...a: string[]): Promise<string> {
   if (r.code !== 0) throw new Error(`hako ${a.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
   return r.stdout;
 }
+const quantile = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -87,7 +91,7 @@ try {
   {
     const paths = storePaths(root);
     const ib: number[] = [], inn: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < INPROC_RUNS; i++) {
       for (const [list, network] of [[ib, undefined], [inn, "none"]] as const) {
         const t = performance.now();
         const c = await createContainer(paths, { image: "bb", cmd: ["true"], rm: true, network });
@@ -96,10 +100,18 @@ try {
         if (code !== 0) throw new Error(`in-process run exited ${code}`);
       }
     }
-    console.log(`in one process (create + start + wait + remove), median of ${RUNS} each:`);
-    console.log(`  --network none    ${median(inn).toFixed(2)} ms`);
-    console.log(`  bridge (default)  ${median(ib).toFixed(2)} ms`);
-    console.log(`  bridge adds       ${(median(ib) - median(inn)).toFixed(2)} ms`);
+    const row = (xs: number[]) =>
+      `median ${median(xs).toFixed(2)}  p25 ${quantile(xs, 0.25).toFixed(2)}  min ${
+        quantile(xs, 0).toFixed(2)
+      } ms`;
+    console.log(`in one process (create + start + wait + remove), ${INPROC_RUNS} runs each:`);
+    console.log(`  --network none    ${row(inn)}`);
+    console.log(`  bridge (default)  ${row(ib)}`);
+    console.log(
+      `  bridge adds       median ${(median(ib) - median(inn)).toFixed(2)}  p25 ${
+        (quantile(ib, 0.25) - quantile(inn, 0.25)).toFixed(2)
+      }  min ${(quantile(ib, 0) - quantile(inn, 0)).toFixed(2)} ms`,
+    );
     inproc = { noneMs: median(inn), bridgeMs: median(ib) };
   }
 
@@ -112,10 +124,14 @@ try {
     }
   }
   const mb = median(bridged), mn = median(none);
-  console.log(`run --rm true, median of ${RUNS} interleaved runs each:`);
-  console.log(`  --network none    ${mn.toFixed(1)} ms`);
-  console.log(`  bridge (default)  ${mb.toFixed(1)} ms`);
-  console.log(`  bridge adds       ${(mb - mn).toFixed(1)} ms`);
+  console.log(`hako run --rm bb true (whole CLI process), ${RUNS} interleaved runs each:`);
+  console.log(
+    `  --network none    median ${mn.toFixed(1)}  min ${quantile(none, 0).toFixed(1)} ms`,
+  );
+  console.log(
+    `  bridge (default)  median ${mb.toFixed(1)}  min ${quantile(bridged, 0).toFixed(1)} ms`,
+  );
+  console.log(`  bridge adds       median ${(mb - mn).toFixed(1)} ms`);
 
   const table = (await run(["sh", "-c", "nft list tables"], { check: false })).stdout
     .split("\n").map((l) => l.replace(/^table ip /, "")).find((t) =>

@@ -189,11 +189,16 @@ export async function sweep(
     try {
       if (!tryLock(fd, LOCK.EX)) continue;
       const text = readSmall(path) ?? "";
-      if (!text) continue; // just created; its owner is about to lock and fill it
-      let ep: Endpoint;
+      let ep: Endpoint | null = null;
       try {
-        ep = JSON.parse(text) as Endpoint;
-      } catch {
+        ep = text ? JSON.parse(text) as Endpoint : null;
+      } catch { /* cut short by a crash */ }
+      if (!ep) {
+        // Created a moment ago, its owner about to lock and fill it; or its owner died
+        // in between: reclaim it once it is clearly old.
+        const st = await fs.stat(path);
+        if (!st || Date.now() - st.mtimeMs < 10_000) continue;
+        sys(SYS.unlinkat, AT_FDCWD, addr(cstr(path)), 0);
         continue;
       }
       if (processAlive(ep.Pid, ep.StartTicks)) continue;
