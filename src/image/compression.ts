@@ -87,7 +87,7 @@ export function decompress(
   c: Compression,
   src: AsyncIterable<Uint8Array>,
 ): AsyncIterable<Uint8Array> {
-  if (c === "gzip") return viaZlib("gzip", zlib.createGunzip(), src);
+  if (c === "gzip") return viaZlib("gzip", zlib.createGunzip({ chunkSize: 256 * 1024 }), src);
   if (c === "zstd") return nativeZstd ? viaZlib("zstd", nativeZstd(), src) : unzstdJs(src);
   return src;
 }

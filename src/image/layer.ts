@@ -52,7 +52,7 @@ export async function* readFileChunks(path: string): AsyncGenerator<Uint8Array> 
   const fh = await fs.open(path, "r");
   try {
     for (;;) {
-      const buf = new Uint8Array(256 * 1024);
+      const buf = new Uint8Array(1024 * 1024);
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) return;
       yield buf.subarray(0, bytesRead);

@@ -187,7 +187,12 @@ export async function loadImages(root: string, source?: ByteSource): Promise<Loa
     return l;
   };
   try {
-    const s = await stage(source, dir);
+    const s = await stage(source, dir).catch((e) => {
+      if (e instanceof InvalidDataError && !e.message.startsWith("load: ")) {
+        throw new InvalidDataError(`load: ${e.message}`, { cause: e });
+      }
+      throw e;
+    });
     const out: LoadedImage[] = [];
     const pending: { config: Uint8Array; manifest: Uint8Array; tags: string[] }[] = [];
     if (await s.has("manifest.json")) {

@@ -5,7 +5,7 @@
  * ```
  * blobs/sha256/<hex>   configs, layer blobs (as stored), manifests — each once
  * manifest.json        [{"Config": "blobs/sha256/…", "RepoTags": [...], "Layers": [...]}]
- * index.json           OCI index: one manifest descriptor per tag (ref.name annotations)
+ * index.json           OCI index: one manifest descriptor per tag (ref.name = name:tag)
  * oci-layout           {"imageLayoutVersion": "1.0.0"}
  * ```
  *
@@ -109,14 +109,12 @@ export async function saveImages(
       const size = (await fs.stat(paths.blob(img.manifestDigest))).size;
       const desc = { mediaType: img.manifest.mediaType, digest: img.manifestDigest, size };
       if (img.tags.length === 0) manifests.push(desc);
+      // ref.name is the whole `name:tag` (the OCI grammar allows it, skopeo writes it so),
+      // not Docker's bare tag: two images tagged "1" would make the layout ambiguous.
       for (const t of img.tags) {
-        const tag = t.slice(t.lastIndexOf(":") + 1);
         manifests.push({
           ...desc,
-          annotations: {
-            "io.containerd.image.name": t,
-            "org.opencontainers.image.ref.name": tag,
-          },
+          annotations: { "io.containerd.image.name": t, "org.opencontainers.image.ref.name": t },
         });
       }
     }

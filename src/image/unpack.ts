@@ -14,9 +14,31 @@ import * as fs from "node:fs/promises";
 import process from "node:process";
 import { InvalidDataError } from "../errors.ts";
 import type { TarEntry, TarHeader } from "./tar_reader.ts";
-import { lsetxattr, makedev, mknod, S_IF } from "../../ffi/mod.ts";
-
-const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+import {
+  AT_FDCWD,
+  close,
+  lsetxattr,
+  makedev,
+  mkdirat,
+  mknod,
+  O,
+  openat,
+  S_IF,
+} from "../../ffi/mod.ts";
+import {
+  chmodAt,
+  fchmod,
+  fchown,
+  fsetxattr,
+  futimes,
+  lchownAt,
+  linkAt,
+  lutimesAt,
+  symlinkAt,
+  unlinkAt,
+  writeAll,
+} from "../../ffi/at.ts";
+import { lstatSync } from "../../ffi/kfs.ts";
 const WH = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 
@@ -51,6 +73,8 @@ export function cleanEntryPath(name: string): string[] {
   return out;
 }
 
+const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFLNK = 0o120000;
+
 class Unpacker {
   #dirs = new Set<string>([""]);
   #dirTimes = new Map<string, number>();
@@ -65,18 +89,18 @@ class Unpacker {
   }
 
   /** Checks (and with `create`, makes) every parent of `comps`, refusing symlinks. */
-  async #parents(name: string, comps: string[], create: boolean): Promise<void> {
+  #parents(name: string, comps: string[], create: boolean): void {
     for (let i = 1; i < comps.length; i++) {
       const rel = comps.slice(0, i).join("/");
       if (this.#dirs.has(rel)) continue;
       const p = `${this.root}/${rel}`;
-      const st = await fs.lstat(p).catch(() => null);
+      const st = lstatSync(p);
       if (st === null) {
         if (!create) throw new InvalidDataError(`layer: entry ${name}: ${rel} does not exist`);
-        await fs.mkdir(p, { mode: 0o755 });
-      } else if (st.isSymbolicLink()) {
+        mkdirat(AT_FDCWD, p, 0o755);
+      } else if ((st.mode & S_IFMT) === S_IFLNK) {
         throw new InvalidDataError(`layer: entry ${name} passes through symlink ${rel}`);
-      } else if (!st.isDirectory()) {
+      } else if ((st.mode & S_IFMT) !== S_IFDIR) {
         throw new InvalidDataError(`layer: entry ${name}: ${rel} is not a directory`);
       }
       this.#dirs.add(rel);
@@ -85,21 +109,22 @@ class Unpacker {
 
   /** Removes whatever is at `p` unless it is a directory and `keepDir` is set. */
   async #clear(p: string, rel: string, keepDir: boolean): Promise<boolean> {
-    const st = await fs.lstat(p).catch(() => null);
+    const st = lstatSync(p);
     if (st === null) return false;
-    if (st.isDirectory()) {
+    if ((st.mode & S_IFMT) === S_IFDIR) {
       if (keepDir) return true;
       await fs.rm(p, { recursive: true, force: true });
       // Forget cached dirs at or below rel: the same path may come back as a symlink.
       for (const d of this.#dirs) if (d === rel || d.startsWith(rel + "/")) this.#dirs.delete(d);
-    } else await fs.unlink(p);
+    } else unlinkAt(p);
     return false;
   }
 
-  async #meta(p: string, h: TarHeader, symlink = false): Promise<void> {
-    if (this.#asRoot) await fs.lchown(p, h.uid, h.gid);
+  /** Owner, mode and xattrs of a path (not a regular file: those are set through the fd). */
+  #meta(p: string, h: TarHeader, symlink = false): void {
+    if (this.#asRoot) lchownAt(p, h.uid, h.gid);
     // chmod after chown: chown(2) clears setuid/setgid.
-    if (!symlink) await fs.chmod(p, h.mode);
+    if (!symlink) chmodAt(p, h.mode);
     for (const [k, v] of Object.entries(h.xattrs)) {
       // A layer must not plant overlay's own metadata; overlay would act on it.
       if (k.startsWith("trusted.overlay.")) continue;
@@ -113,20 +138,45 @@ class Unpacker {
     }
   }
 
+  async #file(p: string, e: TarEntry): Promise<void> {
+    const h = e.header;
+    const fd = openat(AT_FDCWD, p, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC, 0o600);
+    try {
+      for await (const c of e.body()) writeAll(fd, c, h.name);
+      if (this.#asRoot) fchown(fd, h.uid, h.gid, h.name);
+      fchmod(fd, h.mode, h.name);
+      for (const [k, v] of Object.entries(h.xattrs)) {
+        if (k.startsWith("trusted.overlay.")) continue;
+        try {
+          fsetxattr(fd, k, v, h.name);
+        } catch (err) {
+          throw new InvalidDataError(
+            `layer: set xattr ${k} on ${h.name}: ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+      }
+      futimes(fd, h.mtime, h.name);
+    } finally {
+      close(fd);
+    }
+    this.size += h.size;
+  }
+
   async apply(e: TarEntry): Promise<void> {
     const h = e.header;
     const comps = cleanEntryPath(h.name);
     this.entries++;
     const base = comps[comps.length - 1] ?? "";
-    if (base.startsWith(WH)) return this.#whiteout(h.name, comps, base);
-    await this.#parents(h.name, comps, true);
+    if (base.startsWith(WH)) return await this.#whiteout(h.name, comps, base);
+    this.#parents(h.name, comps, true);
     const rel = comps.join("/");
     const p = this.#abs(comps);
     if (h.type === "directory") {
       const isDir = await this.#clear(p, rel, true);
-      if (!isDir) await fs.mkdir(p, { mode: 0o700 });
+      if (!isDir) mkdirat(AT_FDCWD, p, 0o700);
       this.#dirs.add(rel);
-      await this.#meta(p, h);
+      this.#meta(p, h);
       this.#dirTimes.set(p, h.mtime); // the last entry for a dir wins
       return;
     }
@@ -138,38 +188,27 @@ class Unpacker {
       if (target.length === 0) {
         throw new InvalidDataError(`layer: hard link ${h.name} points at the layer root`);
       }
-      await this.#parents(h.linkname, target, false);
+      this.#parents(h.linkname, target, false);
       const tp = this.#abs(target);
-      const st = await fs.lstat(tp).catch(() => null);
-      if (st === null || st.isDirectory()) {
+      const st = lstatSync(tp);
+      if (st === null || (st.mode & S_IFMT) === S_IFDIR) {
         throw new InvalidDataError(
           `layer: hard link ${h.name} -> ${h.linkname}: target is not a file in this layer`,
         );
       }
       if (tp === p) return;
       await this.#clear(p, rel, false);
-      await fs.link(tp, p);
+      linkAt(tp, p);
       return;
     }
     await this.#clear(p, rel, false);
     switch (h.type) {
-      case "file": {
-        const fh = await fs.open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-        try {
-          for await (const c of e.body()) {
-            let off = 0;
-            while (off < c.length) off += (await fh.write(c, off, c.length - off)).bytesWritten;
-          }
-        } finally {
-          await fh.close();
-        }
-        this.size += h.size;
-        await this.#meta(p, h);
-        break;
-      }
+      case "file":
+        await this.#file(p, e);
+        return;
       case "symlink":
-        await fs.symlink(h.linkname, p);
-        await this.#meta(p, h, true);
+        symlinkAt(h.linkname, p);
+        this.#meta(p, h, true);
         break;
       case "char":
       case "block":
@@ -177,15 +216,15 @@ class Unpacker {
         const kind = h.type === "char" ? S_IF.IFCHR : h.type === "block" ? S_IF.IFBLK : S_IF.IFIFO;
         const dev = h.type === "fifo" ? 0n : makedev(h.devmajor, h.devminor);
         mknod(p, kind | (h.mode & 0o777), dev);
-        await this.#meta(p, h);
+        this.#meta(p, h);
         break;
       }
     }
-    await fs.lutimes(p, h.mtime, h.mtime);
+    lutimesAt(p, h.mtime);
   }
 
   async #whiteout(name: string, comps: string[], base: string): Promise<void> {
-    await this.#parents(name, comps, true);
+    this.#parents(name, comps, true);
     const dirComps = comps.slice(0, -1);
     if (base === OPAQUE) {
       lsetxattr(this.#abs(dirComps), "trusted.overlay.opaque", new TextEncoder().encode("y"));
@@ -203,8 +242,8 @@ class Unpacker {
   }
 
   /** Sets directory mtimes last: creating their contents changed them. */
-  async finish(): Promise<void> {
-    for (const [p, t] of this.#dirTimes) await fs.lutimes(p, t, t);
+  finish(): void {
+    for (const [p, t] of this.#dirTimes) lutimesAt(p, t);
   }
 }
 
@@ -218,6 +257,6 @@ export async function unpackEntries(
 ): Promise<UnpackResult> {
   const u = new Unpacker(root);
   for await (const e of entries) await u.apply(e);
-  await u.finish();
+  u.finish();
   return { size: u.size, entries: u.entries };
 }
