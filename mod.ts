@@ -36,6 +36,9 @@ export {
   sampleContainer,
 } from "./src/engine/stats.ts";
 export { updateContainer, type UpdateOptions } from "./src/engine/update.ts";
+export { execInContainer, type ExecOptions } from "./src/engine/exec.ts";
+export { attachContainer, type AttachOptions } from "./src/engine/attach.ts";
+export { containerProcesses, type TopProcess } from "./src/engine/top.ts";
 export { importImage, listImages, removeImage, resolveImage, tagImage } from "./src/image/mod.ts";
 export { loadSpec, startBundle } from "./src/runtime/create.ts";
 export type { Spec } from "./src/runtime/spec.ts";
