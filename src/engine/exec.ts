@@ -24,7 +24,7 @@ import { openCgroup } from "../cgroups/mod.ts";
 import { CommandError, ConflictError, UsageError } from "../errors.ts";
 import { loadSpec } from "../runtime/create.ts";
 import { buildExecPlan, EXEC_NS_ORDER, execCandidates, type JoinNs } from "../runtime/exec_plan.ts";
-import { CAPS, NS_FILE } from "../runtime/linux.ts";
+import { NS_FILE } from "../runtime/linux.ts";
 import type { Process } from "../runtime/spec.ts";
 import { ConsoleSocket, getWinsize, RawTerminal, setWinsize } from "../runtime/tty.ts";
 import { statusCode } from "./launch.ts";
@@ -131,7 +131,9 @@ async function execProcess(base: Process, pid: number, o: ExecOptions) {
       `the working directory '${cwd}' is invalid: it needs to be an absolute path`,
     );
   }
-  const all = Object.keys(CAPS);
+  // "All" is all that hako itself holds, as for run --privileged.
+  // (create.ts is loaded only then: it brings the image store with it.)
+  const all = o.privileged ? [...(await (await import("./create.ts")).heldCapabilities())] : [];
   const capabilities = o.privileged
     ? { bounding: all, effective: all, permitted: all }
     : base.capabilities;

@@ -108,5 +108,7 @@ export async function containerProcesses(paths: Paths, ref: string): Promise<Top
   const uptime = Number((await fs.readText("/proc/uptime")).split(" ")[0]);
   const ctx = { names: await users(), bootMs: btime * 1000, uptime };
   const out = await Promise.all(pids.map((p) => readProcess(p, ctx)));
-  return out.filter((p): p is TopProcess => p !== null).sort((a, b) => a.containerPid - b.containerPid || a.pid - b.pid);
+  return out.filter((p): p is TopProcess => p !== null).sort((a, b) =>
+    a.containerPid - b.containerPid || a.pid - b.pid
+  );
 }

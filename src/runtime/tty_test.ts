@@ -1,7 +1,7 @@
 import { assert, assertEquals, runtime, test } from "../../test/harness.ts";
 import { run } from "../../test/fixtures.ts";
 import * as fs from "../../ffi/fs.ts";
-import { addr, AT_FDCWD, close, O, openat, sys, SYS } from "../../ffi/mod.ts";
+import { addr, AT_FDCWD, close, O, openat, SYS, sys } from "../../ffi/mod.ts";
 import { getTermios, getWinsize, makeRaw, RawTerminal, setWinsize, TIOC } from "./tty.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;

@@ -194,6 +194,12 @@ test("exec: -i streams stdin and closes it at EOF; without -i stdin is empty", a
       (await s.ok("exec", "hostnet", "readlink", "/proc/self/ns/net")).trim(),
       await fs.readLink("/proc/self/ns/net"),
     );
+    // --privileged: every capability hako holds itself.
+    const held = /^CapBnd:\s*(\S+)$/m.exec(await fs.readText("/proc/self/status"))![1];
+    assertEquals(
+      await s.ok("exec", "--privileged", "hostnet", "grep", "CapEff", "/proc/self/status"),
+      `CapEff:\t${held}\n`,
+    );
   } finally {
     await s.cleanup();
   }
