@@ -18,6 +18,7 @@
 import * as fs from "../ffi/fs.ts";
 import { makeBusyboxTar, run } from "../test/fixtures.ts";
 import { createContainer, runForeground, storePaths } from "../mod.ts";
+import { exit, onSignal } from "../ffi/host.ts";
 
 const args = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
   // deno-lint-ignore no-explicit-any
@@ -33,6 +34,17 @@ const CYCLES = Number(opt("--cycles", "200"));
 const jsonOut = opt("--json", "");
 
 const root = await fs.makeTempDir({ prefix: "hako-netbench-" });
+async function cleanup() {
+  for (const id of (await hako("ps", "-aq")).stdout.split("\n").filter(Boolean)) {
+    await hako("rm", "-f", id);
+  }
+  await hako("network", "reset");
+  await fs.remove(root, { recursive: true });
+}
+// Interrupted: still leave nothing behind.
+const offSignals = (["SIGINT", "SIGTERM"] as const).map((sig) =>
+  onSignal(sig, () => void cleanup().finally(() => exit(130)))
+);
 let inproc: { noneMs: number; bridgeMs: number } | null = null;
 const hako = (...a: string[]) => run([hakoBin, "--root", root, ...a], { check: false });
 async function ok(...a: string[]): Promise<string> {
@@ -88,7 +100,7 @@ try {
 
   // The same in one process (the library's createContainer + runForeground, which is
   // what `run --rm` does after its own boot): no runtime start-up in the numbers.
-  {
+  if (INPROC_RUNS > 0) {
     const paths = storePaths(root);
     const ib: number[] = [], inn: number[] = [];
     for (let i = 0; i < INPROC_RUNS; i++) {
@@ -115,23 +127,27 @@ try {
     inproc = { noneMs: median(inn), bridgeMs: median(ib) };
   }
 
-  const bridged: number[] = [], none: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    for (const [list, extra] of [[bridged, []], [none, ["--network", "none"]]] as const) {
-      const t = performance.now();
-      await ok("run", "--rm", ...extra, "bb", "true");
-      list.push(performance.now() - t);
+  let mb = 0, mn = 0;
+  if (RUNS > 0) {
+    const bridged: number[] = [], none: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      for (const [list, extra] of [[bridged, []], [none, ["--network", "none"]]] as const) {
+        const t = performance.now();
+        await ok("run", "--rm", ...extra, "bb", "true");
+        list.push(performance.now() - t);
+      }
     }
+    mb = median(bridged);
+    mn = median(none);
+    console.log(`hako run --rm bb true (whole CLI process), ${RUNS} interleaved runs each:`);
+    console.log(
+      `  --network none    median ${mn.toFixed(1)}  min ${quantile(none, 0).toFixed(1)} ms`,
+    );
+    console.log(
+      `  bridge (default)  median ${mb.toFixed(1)}  min ${quantile(bridged, 0).toFixed(1)} ms`,
+    );
+    console.log(`  bridge adds       median ${(mb - mn).toFixed(1)} ms`);
   }
-  const mb = median(bridged), mn = median(none);
-  console.log(`hako run --rm bb true (whole CLI process), ${RUNS} interleaved runs each:`);
-  console.log(
-    `  --network none    median ${mn.toFixed(1)}  min ${quantile(none, 0).toFixed(1)} ms`,
-  );
-  console.log(
-    `  bridge (default)  median ${mb.toFixed(1)}  min ${quantile(bridged, 0).toFixed(1)} ms`,
-  );
-  console.log(`  bridge adds       median ${(mb - mn).toFixed(1)} ms`);
 
   const table = (await run(["sh", "-c", "nft list tables"], { check: false })).stdout
     .split("\n").map((l) => l.replace(/^table ip /, "")).find((t) =>
@@ -185,9 +201,6 @@ try {
     );
   }
 } finally {
-  for (const id of (await hako("ps", "-aq")).stdout.split("\n").filter(Boolean)) {
-    await hako("rm", "-f", id);
-  }
-  await hako("network", "reset");
-  await fs.remove(root, { recursive: true });
+  for (const off of offSignals) off();
+  await cleanup();
 }

@@ -24,7 +24,7 @@ import type { Container } from "../engine/record.ts";
 import { findId, loadRecord } from "../engine/record.ts";
 import { ConflictError, HakoError } from "../errors.ts";
 import { addressMsg, defaultRouteMsg } from "./address.ts";
-import { bridgeUp, setupBridge } from "./bridge.ts";
+import { bridgeIndex, setupBridge } from "./bridge.ts";
 import { NetnsHandoff } from "./handoff.ts";
 import { endpointHosts, rewriteHosts } from "./hosts.ts";
 import { formatIp, macFor } from "./ip.ts";
@@ -142,10 +142,12 @@ async function attachBridge(paths: Paths, c: Container, net: Network): Promise<A
   let lease: Lease | null = null, ports: PortReservation | null = null;
   let handoff: NetnsHandoff | null = null;
   try {
-    if (!bridgeUp(nl, b.bridge)) {
+    let master = bridgeIndex(b.bridge);
+    if (master === null) {
       // First use since boot (or someone removed it): make it again, and its NAT rules.
       await withHostLock(() => Promise.resolve(setupBridge(nl, b)));
       await syncNat(paths);
+      master = linkIndex(nl, b.bridge);
     }
     ports = hasPorts ? PortReservation.reserve(bindings, name) : null;
     lease = await allocate(paths, net.Id, b.subnet, b.gateway);
@@ -186,7 +188,7 @@ async function attachBridge(paths: Paths, c: Container, net: Network): Promise<A
     else await syncHosts(paths, net, [ep]);
     if (ports) await syncNat(paths);
     handoff = new NetnsHandoff();
-    return bridgeAttachment(paths, net, nl, lease, ep, ports, handoff);
+    return bridgeAttachment(paths, net, nl, lease, ep, ports, handoff, master ?? undefined);
   } catch (e) {
     handoff?.close();
     ports?.release();
@@ -208,6 +210,7 @@ function bridgeAttachment(
   ep: Endpoint,
   ports: PortReservation | null,
   h: NetnsHandoff,
+  master: number | undefined,
 ): Attachment {
   const b = bridgeOf(net);
   let torn = false;
@@ -218,7 +221,7 @@ function bridgeAttachment(
       started: async (pid) => {
         createVeth(nl, {
           name: ep.Veth,
-          master: linkIndex(nl, b.bridge) ?? undefined,
+          master,
           mtu: b.mtu,
           peer: { name: "eth0", nsPid: pid, mac: ep.Mac },
         });

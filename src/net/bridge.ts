@@ -16,7 +16,7 @@ import { readSmall, writeSmall } from "../../ffi/kfs.ts";
 import { ConflictError } from "../errors.ts";
 import { addAddress, routedSubnets } from "./address.ts";
 import { formatSubnet, overlaps, type Subnet } from "./ip.ts";
-import { createBridge, getLink, linkIndex, listLinks } from "./link.ts";
+import { createBridge, linkIndex, listLinks } from "./link.ts";
 import * as fs from "../../ffi/fs.ts";
 import type { Netlink } from "./netlink.ts";
 
@@ -55,9 +55,14 @@ export async function staleBridges(nl: Netlink): Promise<{ name: string; root: s
   return out;
 }
 
-/** True when the bridge exists and is up. */
-export function bridgeUp(nl: Netlink, name: string): boolean {
-  return getLink(nl, name)?.up ?? false;
+/**
+ * The bridge's interface index when it exists and is up, else null. Read from sysfs, which
+ * takes no RTNL lock: on a busy host every rtnetlink request waits for that global lock.
+ */
+export function bridgeIndex(name: string): number | null {
+  const flags = readSmall(`/sys/class/net/${name}/flags`);
+  if (flags === null || !(parseInt(flags, 16) & 1)) return null;
+  return Number(readSmall(`/sys/class/net/${name}/ifindex`)) || null;
 }
 
 /**
