@@ -21,6 +21,11 @@ export interface DownloadOptions {
   onBytes?: (n: number) => void;
   /** Called when a transfer is resumed, with the offset it resumes from. */
   onResume?: (offset: number) => void;
+  /**
+   * Hash the bytes and check the digest at the end (default true). A consumer that
+   * verifies the digest itself (storeLayerFromTar) turns it off to spare a second sha256.
+   */
+  verify?: boolean;
 }
 
 /** One blob being downloaded. */
@@ -130,7 +135,7 @@ export class BlobDownload {
         );
       }
       this.offset += c.length;
-      this.#hash.update(c);
+      if (this.opts.verify !== false) this.#hash.update(c);
       this.opts.onBytes?.(c.length);
       return c;
     }
@@ -144,7 +149,7 @@ export class BlobDownload {
         if (c === null) break;
         yield c;
       }
-      this.#verify();
+      if (this.opts.verify !== false) this.#verify();
     } catch (e) {
       this.error = e;
       throw e;
@@ -167,10 +172,11 @@ export class BlobDownload {
   }
 
   /**
-   * After the consumer gave up on the stream (a corrupt archive): reads the rest and throws
-   * the digest mismatch when that is what went wrong, so the error names the real cause.
+   * Reads the (rest of the) blob and throws the digest mismatch if there is one; after a
+   * consumer gave up on a corrupt archive, this says whether the bytes were the blob's.
    */
   async checkRest(): Promise<void> {
+    if (this.opts.verify === false) throw new Error("checkRest needs a verifying download");
     for (; this.#got === null;) {
       const c = await this.#next();
       if (c === null) break;

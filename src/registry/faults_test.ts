@@ -81,7 +81,7 @@ test(
       const e = await assertRejects(
         () => pullImage(b, `${proxy.host}/webapp:1`, { configDir: cfg }),
         new RegExp(
-          `layer ${app}: blob ${app} from 127\\.0\\.0\\.1:\\d+/webapp does not match its digest \\(got sha256:[0-9a-f]{64}\\)`,
+          `layer ${app}: (blob ${app} from 127\\.0\\.0\\.1:\\d+/webapp does not match its digest \\(got|blob digest mismatch: expected ${app}, got) sha256:[0-9a-f]{64}`,
         ),
       );
       assert(e instanceof InvalidDataError, "InvalidDataError");

@@ -156,6 +156,7 @@ export async function pullImage(
           bar.add(n);
           bytesDownloaded += n;
         },
+        verify: false, // storeLayerFromTar checks the digest as it writes the blob
         onResume: (at) =>
           progress.log(`${short(l.desc.digest)}: connection lost at byte ${at}, resuming`),
       });
@@ -219,8 +220,10 @@ async function storeLayer(root: string, dl: BlobDownload, desc: Descriptor, diff
     // The download's own failure, not the decompressor's wrapping of it.
     if (dl.error !== null) throw dl.error;
     // A gzip or tar error part-way may be the symptom of bytes that are not the blob's:
-    // finish reading to find out, so the error names the cause.
-    if (e instanceof InvalidDataError) await dl.checkRest();
+    // fetch it once more, hashing only, so the error names the cause.
+    if (e instanceof InvalidDataError && !/digest mismatch/.test(e.message)) {
+      await new BlobDownload(dl.repo, desc, { maxResumes: dl.opts.maxResumes }).checkRest();
+    }
     throw e;
   }
 }
