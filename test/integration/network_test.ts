@@ -228,6 +228,30 @@ test(
         assertEquals(r.stdout, "echo:ping\n");
       } else console.log("skip: UDP half: no C compiler (cc) to build the UDP echo server");
 
+      // -P: an exposed port gets a free host port.
+      await s.ok(
+        "run",
+        "-d",
+        "--name",
+        "auto",
+        "--expose",
+        "80",
+        "-P",
+        "bb",
+        "sh",
+        "-c",
+        "echo auto > /tmp/index.html; exec httpd -f -p 80 -h /tmp",
+      );
+      const auto = (await s.ok("port", "auto", "80/tcp")).trim();
+      assert(/^0\.0\.0\.0:\d+$/.test(auto), auto);
+      let autoPage = "";
+      await eventually(async () =>
+        (autoPage = await get(`http://127.0.0.1:${auto.split(":")[1]}/`).catch(() => "")) !== ""
+      );
+      assertEquals(autoPage, "auto\n");
+      assert((await s.ok("ps")).includes(`${auto}->80/tcp`), "ps shows the mapping");
+      await s.ok("rm", "-f", "auto");
+
       // The same host port again: refused before anything starts.
       const again = await s.hako([
         "run",
