@@ -6,6 +6,7 @@ import { UsageError } from "../errors.ts";
 import { login as loginTo, logout as logoutFrom } from "../registry/login.ts";
 import { registryFromServer } from "../registry/reference.ts";
 import { parse, Strings } from "./parse.ts";
+import { transferFailed } from "./pull.ts";
 
 /** `hako login -u USER --password-stdin [SERVER]`. */
 export async function login(_paths: Paths, argv: string[]) {
@@ -32,7 +33,7 @@ export async function login(_paths: Paths, argv: string[]) {
   if (!password) throw new UsageError("login: give the password with --password-stdin");
   const file = await loginTo(registry, { username, password }, {
     insecureRegistries: a["--insecure-registry"],
-  });
+  }).catch(transferFailed);
   writeOut(`Credentials saved in ${file}\nLogin Succeeded\n`);
   return 0;
 }

@@ -5,7 +5,14 @@ import type { Paths } from "../engine/paths.ts";
 import { Progress } from "../registry/progress.ts";
 import { pullImage } from "../registry/pull.ts";
 import { parseRemote } from "../registry/reference.ts";
+import { HakoError, UsageError } from "../errors.ts";
 import { needArgs, parse, Strings } from "./parse.ts";
+
+/** Like `docker pull/push/login`, a failed transfer exits 1 (flag errors stay 125). */
+export function transferFailed(e: unknown): never {
+  if (e instanceof HakoError && !(e instanceof UsageError)) e.exitCode = 1;
+  throw e;
+}
 
 /** Progress on stdout: bars on a terminal, lines otherwise, nothing with --quiet. */
 export function progressFor(quiet: boolean): Progress {
@@ -28,6 +35,8 @@ export async function pull(paths: Paths, argv: string[]) {
       progress,
       insecureRegistries: a["--insecure-registry"],
     });
+  } catch (e) {
+    transferFailed(e);
   } finally {
     progress.close();
   }

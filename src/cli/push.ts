@@ -3,7 +3,7 @@
 import type { Paths } from "../engine/paths.ts";
 import { pushImage } from "../registry/push.ts";
 import { needArgs, parse, Strings } from "./parse.ts";
-import { progressFor } from "./pull.ts";
+import { progressFor, transferFailed } from "./pull.ts";
 
 /** `hako push`: DEST defaults to NAME, which must then name a registry repository. */
 export async function push(paths: Paths, argv: string[]) {
@@ -19,6 +19,8 @@ export async function push(paths: Paths, argv: string[]) {
       progress,
       insecureRegistries: a["--insecure-registry"],
     });
+  } catch (e) {
+    transferFailed(e);
   } finally {
     progress.close();
   }

@@ -105,7 +105,6 @@ test("a connection cut mid-layer resumes with Range and fetches each byte once",
     const app = layers[1];
     proxy.fault = (m, p, n) =>
       m === "GET" && p.endsWith(app) && n === 0 ? { kind: "cut", after: 200_000 } : undefined;
-    const resumed: string[] = [];
     const r = await pullImage(b, `${proxy.host}/webapp:1`, {
       configDir: cfg,
       retryBaseMs: 10,
@@ -116,7 +115,6 @@ test("a connection cut mid-layer resumes with Range and fetches each byte once",
     assertEquals(gets[1].status, 206);
     assertEquals(proxy.blobBytes(app), w.v1, "each byte of the layer once");
     assertEquals(r.id, w.id1);
-    void resumed;
   });
 }, { skip: noRegistry });
 
@@ -291,3 +289,28 @@ test("--platform picks from an OCI index and a Docker manifest list", async () =
     await fs.rm(dir, { recursive: true, force: true });
   }
 }, { skip: noRegistry });
+
+test(
+  "a chunked upload whose PATCH answer is lost starts over in a new session, once",
+  async () => {
+    await setup(async ({ proxy, a, b, cfg, w }) => {
+      let patches = 0;
+      proxy.fault = (m) => m === "PATCH" && ++patches === 2 ? { kind: "drop" } : undefined;
+      const r = await pushImage(a, "webapp:2", `${proxy.host}/webapp:2`, {
+        configDir: cfg,
+        chunkSize: 64 * 1024,
+        retryBaseMs: 10,
+      });
+      assert(
+        proxy.seen.some((s) => s.method === "PATCH" && s.status === 0),
+        "a PATCH answer was lost",
+      );
+      // Two blobs to upload (app layer, config), plus one fresh session after the loss.
+      assertEquals(proxy.seen.filter((s) => s.method === "POST").length, 3);
+      assertEquals(r.digest, w.img2.manifestDigest);
+      const p = await pullImage(b, `${proxy.host}/webapp:2`, { configDir: cfg });
+      assertEquals(p.id, w.id2);
+    });
+  },
+  { skip: noRegistry },
+);

@@ -195,3 +195,46 @@ test("unknown tag and repository are NotFoundError; an unreachable registry is c
     await reg.stop();
   }
 }, { skip: noRegistry });
+
+test("hako push/pull CLI: plain progress lines when not a tty, -q, one-line errors", async () => {
+  const reg = await TestRegistry.start();
+  try {
+    await withStores(async (a, b, cfg) => {
+      const w = await makeWebapp(a);
+      const env = { HAKO_CONFIG: cfg };
+      const hako = (...args: string[]) => run([...hakoArgv(), ...args], { check: false, env });
+      const push = await hako("--root", a, "push", "webapp:1", `${reg.host}/webapp:1`);
+      assertEquals(push.code, 0, push.stderr);
+      const lines = push.stdout.trimEnd().split("\n");
+      assertEquals(lines[0], `The push refers to repository [${reg.host}/webapp]`);
+      assertEquals(lines.filter((l) => / Pushed \(/.test(l)).length, 3, push.stdout);
+      assertEquals(
+        lines.at(-1),
+        `1: digest: ${w.img1.manifestDigest} size: ${lines.at(-1)!.split(" ").pop()}`,
+      );
+      const pull = await hako("--root", b, "pull", `${reg.host}/webapp:1`);
+      assertEquals(pull.code, 0, pull.stderr);
+      const pl = pull.stdout.trimEnd().split("\n");
+      assertEquals(pl[0], "1: Pulling from webapp");
+      assertEquals(pl.filter((l) => / Pull complete \(/.test(l)).length, 2, pull.stdout);
+      assertEquals(pl.slice(-3), [
+        `Digest: ${w.img1.manifestDigest}`,
+        `Status: Downloaded newer image for ${reg.host}/webapp:1`,
+        `${reg.host}/webapp:1`,
+      ]);
+      const again = await hako("--root", b, "pull", "-q", `${reg.host}/webapp:1`);
+      assertEquals([again.code, again.stdout, again.stderr], [0, `${reg.host}/webapp:1\n`, ""]);
+      const missing = await hako("--root", b, "pull", `${reg.host}/webapp:nope`);
+      assertEquals(missing.code, 1);
+      assertEquals(
+        missing.stderr,
+        `hako: manifest for ${reg.host}/webapp:nope not found: manifest_unknown: manifest unknown\n`,
+      );
+      const usage = await hako("--root", b, "pull", "--platform", "arm64", `${reg.host}/webapp:1`);
+      assertEquals(usage.code, 125);
+      assert(usage.stderr.includes("invalid platform"), usage.stderr);
+    });
+  } finally {
+    await reg.stop();
+  }
+}, { skip: noRegistry });

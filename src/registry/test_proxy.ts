@@ -14,7 +14,9 @@ export type Fault =
   | { kind: "corrupt"; at: number }
   | { kind: "cut"; after: number }
   | { kind: "redirect" }
-  | { kind: "replace"; body: string; contentType: string };
+  | { kind: "replace"; body: string; contentType: string }
+  /** Forward the request, then drop the connection instead of answering. */
+  | { kind: "drop" };
 
 /** One request seen by the proxy. */
 export interface Seen {
@@ -141,6 +143,12 @@ export class FaultProxy {
       redirect: "manual",
     });
     entry.status = up.status;
+    if (fault?.kind === "drop") {
+      await up.body?.cancel();
+      entry.status = 0;
+      res.socket?.destroy();
+      return;
+    }
     const out: Record<string, string> = {};
     up.headers.forEach((v, k) => {
       out[k] = k === "location" ? v.replace(this.upstream, this.host) : v;

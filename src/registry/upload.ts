@@ -53,13 +53,19 @@ async function finish(repo: Repository, res: Response, blob: UploadBlob): Promis
   );
 }
 
-/** How many bytes an upload session holds (its `Range: 0-N`), or null when it is gone. */
-async function uploaded(repo: Repository, location: string): Promise<number | null> {
+/**
+ * How many bytes an upload session holds (its `Range: 0-N`) and the Location to go on
+ * with (registries may keep the session's state in it), or null when it is gone.
+ */
+async function uploaded(repo: Repository, location: string) {
   const res = await repo.transport.request("GET", location, { scopes: repo.scopes });
   await res.body?.cancel().catch(() => {});
   if (res.status !== 204 && !res.ok) return null;
   const m = /^(?:bytes=)?0-(\d+)$/.exec(res.headers.get("range") ?? "");
-  return m ? Number(m[1]) + 1 : 0;
+  return {
+    have: m ? Number(m[1]) + 1 : 0,
+    location: repo.transport.url(res.headers.get("location") ?? location),
+  };
 }
 
 async function chunked(
@@ -74,7 +80,8 @@ async function chunked(
   while (offset < blob.size) {
     const len = Math.min(chunk, blob.size - offset);
     const body = await readAt(fh, offset, len);
-    let res: Response;
+    let res: Response | null = null;
+    let failure: unknown = null;
     try {
       res = await repo.transport.request("PATCH", location, {
         headers: {
@@ -86,21 +93,28 @@ async function chunked(
         retry: false,
       });
     } catch (e) {
-      if (!(e instanceof RegistryUnavailableError) || ++failures > 5) throw e;
-      const have = await uploaded(repo, location);
-      if (have === null || have > offset + len) throw e;
-      offset = have;
-      continue;
+      if (!(e instanceof RegistryUnavailableError)) throw e;
+      failure = e;
     }
-    if (res.status !== 202) {
-      throw new RegistryProtocolError(
+    if (res && res.status !== 202) {
+      failure = new RegistryProtocolError(
         `upload of blob ${blob.digest} to ${repo.label} at byte ${offset}: ${await errorSummary(
           res,
         )}`,
       );
     }
-    await res.body?.cancel().catch(() => {});
-    location = repo.transport.url(res.headers.get("location") ?? location);
+    if (failure !== null) {
+      // The chunk may or may not have landed: ask the session. (Distribution keeps the
+      // offset in the Location's signed _state, so after a lost answer it refuses the old
+      // Location; the caller then starts over in a new session.)
+      const now = ++failures > 5 ? null : await uploaded(repo, location).catch(() => null);
+      if (now === null || now.have > offset + len) throw failure;
+      offset = now.have;
+      location = now.location;
+      continue;
+    }
+    await res!.body?.cancel().catch(() => {});
+    location = repo.transport.url(res!.headers.get("location") ?? location);
     offset += len;
     onBytes?.(len);
   }
@@ -142,7 +156,9 @@ export async function uploadBlob(
       } catch (e) {
         // A reply lost after the registry already committed the blob is not a failure.
         if (await repo.hasBlob(blob.digest).catch(() => false)) return;
-        if (attempt > 0 || !(e instanceof RegistryUnavailableError)) throw e;
+        const transient = e instanceof RegistryUnavailableError ||
+          e instanceof RegistryProtocolError;
+        if (attempt > 0 || !transient) throw e;
         const fresh = await repo.startUpload();
         if (fresh === "mounted") return;
         location = fresh;
