@@ -212,6 +212,7 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
   }
   const ulimits = (o.ulimits ?? []).map(parseUlimit);
   const caps = capabilities(o, held);
+  if (ulimits.length && !held.has("CAP_SYS_RESOURCE")) await checkUlimits(ulimits, o.ulimits!);
   const policy = restartPolicy(o.restart);
   if (policy.Name !== "no" && o.rm) throw new UsageError("conflicting options: --restart and --rm");
   const stopSignal = o.stopSignal ?? ic.StopSignal ?? "SIGTERM";
@@ -416,6 +417,45 @@ export async function createContainer(paths: Paths, o: CreateOptions): Promise<C
     await releaseName(paths, name, id);
     throw e;
   }
+}
+
+const LIMIT_NAMES: Record<string, string> = {
+  RLIMIT_CPU: "Max cpu time",
+  RLIMIT_FSIZE: "Max file size",
+  RLIMIT_DATA: "Max data size",
+  RLIMIT_STACK: "Max stack size",
+  RLIMIT_CORE: "Max core file size",
+  RLIMIT_RSS: "Max resident set",
+  RLIMIT_NPROC: "Max processes",
+  RLIMIT_NOFILE: "Max open files",
+  RLIMIT_MEMLOCK: "Max locked memory",
+  RLIMIT_AS: "Max address space",
+  RLIMIT_LOCKS: "Max file locks",
+  RLIMIT_SIGPENDING: "Max pending signals",
+  RLIMIT_MSGQUEUE: "Max msgqueue size",
+  RLIMIT_NICE: "Max nice priority",
+  RLIMIT_RTPRIO: "Max realtime priority",
+  RLIMIT_RTTIME: "Max realtime timeout",
+};
+
+/**
+ * Without CAP_SYS_RESOURCE no process may raise a hard limit above its own (podman's default
+ * nofile of 1048576 fails that way on such hosts): refuse it up front with a clear error.
+ */
+async function checkUlimits(limits: Rlimit[], given: string[]): Promise<void> {
+  const text = await fs.readText("/proc/self/limits").catch(() => "");
+  limits.forEach((l, i) => {
+    const row = text.split("\n").find((r) => r.startsWith(LIMIT_NAMES[l.type] + " "));
+    const hard = row?.slice(26).trim().split(/\s+/)[1];
+    if (!hard || hard === "unlimited") return;
+    if (l.hard > Number(hard)) {
+      throw new UsageError(
+        `invalid --ulimit "${
+          given[i]
+        }": the hard limit is above this host's ${hard} and hako lacks CAP_SYS_RESOURCE to raise it`,
+      );
+    }
+  });
 }
 
 /** The capabilities in hako's own bounding set (/proc/self/status CapBnd). */

@@ -51,19 +51,22 @@ const FORWARDED: [SignalName, number][] = [
  */
 export async function runForeground(paths: Paths, c: Container): Promise<number> {
   let target = 0;
+  // A signal that arrives while the container is still being set up is delivered as soon
+  // as it exists, so a quick Ctrl-C or `kill` is never lost.
+  const pending: number[] = [];
+  const deliver = (num: number) => {
+    try {
+      kill(target, num);
+    } catch { /* already gone */ }
+  };
   const off = FORWARDED.map(([name, num]) =>
-    onSignal(name, () => {
-      if (target) {
-        try {
-          kill(target, num);
-        } catch { /* already gone */ }
-      }
-    })
+    onSignal(name, () => target ? deliver(num) : pending.push(num))
   );
   const io = foregroundIo(c);
   try {
     const l = await launch(paths, c, io, selfPid);
     target = l.pid;
+    for (const num of pending.splice(0)) deliver(num);
     const session = io.openSession?.();
     const { status } = await wait4(l.pid);
     target = 0;
