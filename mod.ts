@@ -41,6 +41,7 @@ export { attachContainer, type AttachOptions } from "./src/engine/attach.ts";
 export { containerProcesses, type TopProcess } from "./src/engine/top.ts";
 export { importImage, listImages, removeImage, resolveImage, tagImage } from "./src/image/mod.ts";
 export { login, logout, pullImage, pushImage } from "./src/registry/mod.ts";
+export { build, commitContainer } from "./src/build/mod.ts";
 export { loadSpec, startBundle } from "./src/runtime/create.ts";
 export type { Spec } from "./src/runtime/spec.ts";
 export * from "./src/errors.ts";

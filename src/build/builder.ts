@@ -17,35 +17,23 @@
 
 import { env as hostEnv } from "../../ffi/host.ts";
 import type { Paths } from "../engine/paths.ts";
-import { resolveUser } from "../engine/user.ts";
 import { HakoError, InvalidDataError, NotFoundError } from "../errors.ts";
-import { packChanges } from "../image/changeset.ts";
 import {
   addEmptyStep,
-  addLayer,
   cloneDraft,
   draftFromImage,
-  type DraftLayer,
-  draftLayerDirs,
   type ImageDraft,
   saveDraft,
   scratchDraft,
 } from "../image/draft.ts";
-import { storeLayerFromTar } from "../image/layer.ts";
 import { tagKey } from "../image/reference.ts";
-import { type CacheEntry, cacheGet, cachePut, stateKey, stepKey } from "./cache.ts";
-import { applyConfigStep, commandArgv, CONFIG_STEPS } from "./config_steps.ts";
-import {
-  BuildContext,
-  escapesRoot,
-  LayerSource,
-  matchSources,
-  type SourceTree,
-} from "./context.ts";
-import { copyLayerTar, destPath, planCopy } from "./copy.ts";
-import { runStep } from "./container.ts";
+import { cacheGet, cachePut, stateKey, stepKey } from "./cache.ts";
+import { applyConfigStep, CONFIG_STEPS } from "./config_steps.ts";
+import { BuildContext } from "./context.ts";
 import { type Instruction, lineError, parseDockerfile } from "./dockerfile.ts";
-import { expandWord, expandWords, keyValues, type Lookup } from "./words.ts";
+import { findStage, splitStages, type Stage, stageLookup, type StageState } from "./stages.ts";
+import { type BuildEnv, history, PREDEFINED, runCopy, runRun, type StepOutcome } from "./steps.ts";
+import { expandWord, keyValues, type Lookup } from "./words.ts";
 
 /** What to build. */
 export interface BuildOptions {
@@ -86,73 +74,6 @@ export interface BuildResult {
   id: string;
   tags: string[];
   steps: StepReport[];
-}
-
-/** Build args Docker predefines (usable without an ARG line, not kept in history). */
-const PREDEFINED = [
-  "HTTP_PROXY",
-  "http_proxy",
-  "HTTPS_PROXY",
-  "https_proxy",
-  "FTP_PROXY",
-  "ftp_proxy",
-  "NO_PROXY",
-  "no_proxy",
-  "ALL_PROXY",
-  "all_proxy",
-];
-
-interface Stage {
-  index: number;
-  name?: string;
-  from: Instruction;
-  instructions: Instruction[];
-  draft?: ImageDraft;
-}
-
-interface StageState {
-  draft: ImageDraft;
-  /** ARGs declared in the stage, with their values (undefined = declared, no value). */
-  args: Map<string, string | undefined>;
-  cmdSet: boolean;
-}
-
-function envMap(d: ImageDraft): Map<string, string> {
-  return new Map((d.config.config?.Env ?? []).map((e) => {
-    const i = e.indexOf("=");
-    return [i < 0 ? e : e.slice(0, i), i < 0 ? "" : e.slice(i + 1)];
-  }));
-}
-
-/** The image's ENV wins over an ARG of the same name (Docker's rule). */
-function stageLookup(s: StageState): Lookup {
-  const env = envMap(s.draft);
-  return (n) => env.get(n) ?? s.args.get(n);
-}
-
-function splitStages(all: Instruction[]): { globalArgs: Instruction[]; stages: Stage[] } {
-  const globalArgs: Instruction[] = [];
-  const stages: Stage[] = [];
-  for (const ins of all) {
-    if (ins.cmd === "FROM") {
-      const w = ins.args.split(/\s+/);
-      stages.push({
-        index: stages.length,
-        name: w.length === 3 ? w[2].toLowerCase() : undefined,
-        from: ins,
-        instructions: [],
-      });
-    } else if (stages.length === 0) globalArgs.push(ins);
-    else stages[stages.length - 1].instructions.push(ins);
-  }
-  return { globalArgs, stages };
-}
-
-function findStage(stages: Stage[], ref: string, before: number): Stage | undefined {
-  const byName = stages.find((s) => s.name === ref.toLowerCase() && s.index < before);
-  if (byName) return byName;
-  if (/^\d+$/.test(ref) && Number(ref) < before) return stages[Number(ref)];
-  return undefined;
 }
 
 /** Builds an image; see the module comment. */
@@ -214,11 +135,12 @@ export async function build(paths: Paths, o: BuildOptions): Promise<BuildResult>
     numberOr(hostEnv("SOURCE_DATE_EPOCH"));
   if (buildArgs.SOURCE_DATE_EPOCH !== undefined) usedArgs.add("SOURCE_DATE_EPOCH");
 
-  // Dry run: config steps, base images and COPY sources, before any work.
-  await runStages(true);
   const epoch = sde ?? await ctx.newestMtime(o.dockerfile.path);
   const created = new Date(epoch * 1000).toISOString();
+  const env = (): BuildEnv => ({ paths, o, ctx, stages, buildArgs, esc, epoch, created });
   const reports: StepReport[] = [];
+  // Dry run: config steps, base images and COPY sources, before any work.
+  await runStages(true);
   const final = await runStages(false);
 
   const unused = Object.keys(buildArgs).filter((k) => !usedArgs.has(k) && !PREDEFINED.includes(k));
@@ -293,7 +215,7 @@ export async function build(paths: Paths, o: BuildOptions): Promise<BuildResult>
     st: StageState,
     ins: Instruction,
     dry: boolean,
-  ): Promise<{ cached: boolean; layer?: StepReport["layer"] }> {
+  ): Promise<StepOutcome> {
     const err = (m: string) => lineError(ins.file, ins.line, m);
     const lookup = stageLookup(st);
     const parent = stateKey(st.draft);
@@ -329,150 +251,12 @@ export async function build(paths: Paths, o: BuildOptions): Promise<BuildResult>
       if (!hit) await cachePut(root, key, { layer: null, created, createdBy: text });
       return { cached: !!hit };
     }
-    if (ins.cmd === "RUN") return await runRun(st, ins, parent, dry);
-    if (ins.cmd === "COPY" || ins.cmd === "ADD") return await runCopy(s, st, ins, parent, dry);
+    if (ins.cmd === "RUN") return await runRun(env(), st, ins, parent, dry);
+    if (ins.cmd === "COPY" || ins.cmd === "ADD") {
+      return await runCopy(env(), s, st, ins, parent, dry);
+    }
     throw err(`${ins.cmd} is not supported`);
   }
-
-  async function runRun(st: StageState, ins: Instruction, parent: string, dry: boolean) {
-    const c = st.draft.config.config ?? {};
-    const argv = commandArgv(ins, c);
-    if (argv.length === 0 || argv.every((a) => a.trim() === "")) {
-      throw lineError(ins.file, ins.line, "RUN needs a command");
-    }
-    if (dry) return { cached: false };
-    const env = envMap(st.draft);
-    const argEnv: string[] = [];
-    for (const [k, v] of st.args) if (v !== undefined && !env.has(k)) argEnv.push(`${k}=${v}`);
-    for (const k of PREDEFINED) {
-      if (buildArgs[k] !== undefined && !st.args.has(k)) argEnv.push(`${k}=${buildArgs[k]}`);
-    }
-    const visible = argEnv.filter((e) => !PREDEFINED.includes(e.split("=")[0]));
-    const text = `RUN ${visible.length ? `|${visible.length} ${visible.join(" ")} ` : ""}${
-      argv.join(" ")
-    }`;
-    const key = stepKey(parent, text);
-    const hit = o.noCache ? null : await cacheGet(root, key);
-    if (hit?.layer) {
-      addLayer(st.draft, hit.layer, history(hit.created, text));
-      return { cached: true, layer: undefined };
-    }
-    const layer = await runStep(paths, st.draft, {
-      argv,
-      env: argEnv,
-      network: ins.flags.network ?? o.network,
-      output: o.output,
-      signal: o.signal,
-    }, async (code, src) => {
-      if (code !== 0) {
-        throw new HakoError(
-          `${ins.file}:${ins.line}: the command '${
-            argv.join(" ")
-          }' returned a non-zero code: ${code}`,
-        );
-      }
-      return toDraftLayer(
-        await storeLayerFromTar(root, await packChanges(src, { epoch }), {}, { compress: "gzip" }),
-      );
-    });
-    addLayer(st.draft, layer, history(created, text));
-    await cachePut(root, key, { layer, created, createdBy: text });
-    return { cached: false, layer: report(layer) };
-  }
-
-  async function runCopy(
-    s: Stage,
-    st: StageState,
-    ins: Instruction,
-    parent: string,
-    dry: boolean,
-  ) {
-    const err = (m: string) => lineError(ins.file, ins.line, m);
-    const lookup = stageLookup(st);
-    const words = ins.json ?? expandWords(ins.args, lookup, esc);
-    if (words.length < 2) throw err(`${ins.cmd} requires at least two arguments: <src>... <dest>`);
-    const srcs = words.slice(0, -1), rawDest = words[words.length - 1];
-    let tree: SourceTree = ctx;
-    let keepOwner = false;
-    const from = ins.flags.from !== undefined ? expandWord(ins.flags.from, lookup, esc) : undefined;
-    if (from !== undefined) {
-      if (ins.cmd === "ADD") throw err("ADD does not support --from; use COPY --from");
-      const stage = findStage(stages, from, s.index);
-      keepOwner = true;
-      if (stage) {
-        if (dry) return { cached: false };
-        tree = new LayerSource(draftLayerDirs(root, stage.draft!), `stage ${from}`);
-      } else {
-        let d: ImageDraft;
-        try {
-          d = await draftFromImage(root, from);
-        } catch (e) {
-          if (e instanceof NotFoundError) {
-            throw err(`COPY --from=${from}: no stage or image of that name in this store`);
-          }
-          throw e;
-        }
-        tree = new LayerSource(draftLayerDirs(root, d), `image ${from}`);
-      }
-    }
-    const what = `${ins.file}:${ins.line}: ${ins.cmd}`;
-    const sources: { tree: SourceTree; rel: string }[] = [];
-    for (const src of srcs) {
-      if (ins.cmd === "ADD" && /^(https?|git):\/\/|^git@/.test(src)) {
-        throw err(`ADD from a URL is not supported (${src}); download it in a RUN step instead`);
-      }
-      if (tree === ctx && escapesRoot(src)) {
-        throw err(`${ins.cmd} failed: forbidden path outside the build context: ${src}`);
-      }
-      for (const rel of await matchSources(tree, src, what)) sources.push({ tree, rel });
-    }
-    let owner: { uid: number; gid: number } | undefined;
-    if (ins.flags.chown) {
-      const spec = expandWord(ins.flags.chown, lookup, esc);
-      const layers = draftLayerDirs(root, st.draft);
-      const u = await resolveUser(layers, spec).catch((e) => {
-        throw err(`${ins.cmd} --chown=${spec}: ${(e as Error).message}`);
-      });
-      owner = { uid: u.uid, gid: spec.includes(":") ? u.gid : u.uid };
-    }
-    let perm: number | undefined;
-    if (ins.flags.chmod) {
-      if (!/^[0-7]{3,4}$/.test(ins.flags.chmod)) {
-        throw err(`invalid --chmod=${ins.flags.chmod}: use octal permission bits such as 755`);
-      }
-      perm = parseInt(ins.flags.chmod, 8);
-    }
-    if (dry) return { cached: false };
-    const dest = destPath(rawDest, st.draft.config.config?.WorkingDir);
-    const flags = Object.entries(ins.flags).filter(([k]) => k !== "link")
-      .map(([k, v]) => `--${k}=${v}`);
-    const text = [ins.cmd, ...flags, ...srcs, dest].join(" ");
-    const plan = await planCopy({
-      sources,
-      dest,
-      owner,
-      keepOwner,
-      perm,
-      extract: ins.cmd === "ADD",
-      what,
-    }, draftLayerDirs(root, st.draft));
-    const key = stepKey(parent, text, plan.digest);
-    const hit = o.noCache ? null : await cacheGet(root, key);
-    if (hit?.layer) {
-      addLayer(st.draft, hit.layer, history(hit.created, text));
-      return { cached: true };
-    }
-    const layer = toDraftLayer(
-      await storeLayerFromTar(root, copyLayerTar(plan, epoch), {}, { compress: "gzip" }),
-    );
-    addLayer(st.draft, layer, history(created, text));
-    await cachePut(root, key, { layer, created, createdBy: text } satisfies CacheEntry);
-    return { cached: false, layer: report(layer) };
-  }
-}
-
-function history(created: string, text: string) {
-  return { created, created_by: text, comment: "hako build" };
 }
 
 function numberOr(v: string | undefined): number | undefined {
@@ -482,20 +266,4 @@ function numberOr(v: string | undefined): number | undefined {
     throw new InvalidDataError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, not ${v}`);
   }
   return n;
-}
-
-type Stored = { diffId: string; digest: string; blobSize: number; mediaType: string; size: number };
-
-function toDraftLayer(l: Stored): DraftLayer & { size: number } {
-  return {
-    diffId: l.diffId,
-    digest: l.digest,
-    blobSize: l.blobSize,
-    mediaType: l.mediaType,
-    size: l.size,
-  };
-}
-
-function report(l: DraftLayer & { size?: number }) {
-  return { diffId: l.diffId, size: l.size ?? 0, blobSize: l.blobSize };
 }

@@ -80,7 +80,7 @@ const COMMANDS: Record<string, [string, () => Promise<Command>]> = {
     "Manage images (tree, prune, ls, rm, history, save, load, tag, import)",
     async () => (await import("./image_cmds.ts")).image,
   ],
-  system: ["Manage hako (df, prune)", async () => (await import("./image_cmds.ts")).system],
+  system: ["Manage hako (df, prune)", async () => (await import("./system.ts")).system],
   network: ["Manage networks", async () => (await import("./network.ts")).network],
   port: [
     "List port mappings or a specific mapping for the container",

@@ -7,7 +7,13 @@
  * <root>/layers/<diffid-hex>/layer.json  {diffId, digest, size, mediaType}
  * <root>/repositories.json               {"name:tag": "sha256:<manifest digest>"}
  * <root>/images.json                     {"sha256:<image id>": "sha256:<manifest digest>"}
+ * <root>/buildcache/<key>.json           build steps → the layer each made (src/build)
  * ```
+ *
+ * Layers hako makes (commit, build) are packed by pack.ts's documented rules (sorted,
+ * numeric owners, mtimes clamped to the source date, whiteouts as `.wh.` entries) and
+ * stored gzip-compressed; save writes a docker-archive that is also an OCI layout; load
+ * reads both and verifies every digest.
  *
  * `resolveImage` is the container-start hot path; import it from "./resolve.ts" directly
  * to avoid loading the import/unpack code (and node:fs) at all.
@@ -52,3 +58,11 @@ export { type TarWriteEntry, writeTar } from "./tar_writer.ts";
 export { cleanEntryPath, unpackEntries } from "./unpack.ts";
 export { type Compression, detectCompression } from "./compression.ts";
 export { withStoreLock } from "./lock.ts";
+export { type Change, type ChangeSource, containerChanges, packChanges } from "./changeset.ts";
+export { LayeredTree } from "./layered.ts";
+export { type HistoryRow, imageHistory } from "./history.ts";
+export { type ImageTree, imageTree, type TreeNode } from "./tree.ts";
+export { saveImages } from "./save.ts";
+export { type LoadedImage, loadImages } from "./load.ts";
+export { exportLayers } from "./export.ts";
+export { pruneBuildCache, pruneImages, type StoreUsage, storeUsage } from "./gc.ts";
