@@ -195,6 +195,11 @@ export async function execInContainer(paths: Paths, ref: string, o: ExecOptions)
     })
   );
   try {
+    // Raw mode first: its guard process keeps copies of the fds hako has open by then.
+    if (o.tty && !o.detach) {
+      if (o.interactive) raw = RawTerminal.enter(0);
+      cs = new ConsoleSocket();
+    }
     const namespaces = openNamespaces(initPid, fds);
     mark("namespaces");
     const cgroupProcsFds = (await openCgroup(c.Hako.Cgroup).then((g) => g.procsFiles()).catch(
@@ -210,10 +215,6 @@ export async function execInContainer(paths: Paths, ref: string, o: ExecOptions)
       const nul = openat(AT_FDCWD, "/dev/null", O.RDWR | O.CLOEXEC);
       fds.push(nul);
       stdio = o.detach ? [nul, nul, nul] : [nul, -1, -1];
-    }
-    if (o.tty && !o.detach) {
-      if (o.interactive) raw = RawTerminal.enter(0);
-      cs = new ConsoleSocket();
     }
     // Joining a user (or time) namespace needs a process that shares no memory (setns(2)).
     const shareMemory = !namespaces.some((n) => n.type === "user");
