@@ -58,11 +58,13 @@ export class Tmux {
     return await this.tmux("capture-pane", "-p", "-J", "-t", "t", "-S", "-500");
   }
 
-  /** Waits until the screen matches `re`; returns the screen. */
-  async waitFor(re: RegExp, what: string): Promise<string> {
+  /**
+   * Waits until the screen matches `re`; returns the screen. The default limit (60 s) is
+   * generous: a slow machine must not fail the test, a hang must not pass it.
+   */
+  async waitFor(re: RegExp, what: string, ms = 60_000): Promise<string> {
     let screen = "";
-    // Generous (60 s): a slow machine must not fail the test, a hang must not pass it.
-    for (let i = 0; i < 1200; i++) {
+    for (let i = 0; i < ms / 50; i++) {
       screen = await this.screen().catch(() => "");
       if (re.test(screen)) return screen;
       await new Promise((r) => setTimeout(r, 50));

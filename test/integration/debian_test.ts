@@ -7,7 +7,7 @@
  * /var/cache/hako-test/ because it takes minutes; without the mirror the test is skipped.
  */
 
-import { assert, needsRoot, test } from "../harness.ts";
+import { assert, assertEquals, needsRoot, test } from "../harness.ts";
 import { run } from "../fixtures.ts";
 import { hakoArgv, Store } from "../hako.ts";
 import { needsTmux, Tmux } from "../tmux.ts";
@@ -42,10 +42,19 @@ async function debianRoot(): Promise<string | false> {
 
 const skip = needsRoot() || await needsTmux() || await debianRoot();
 
+/** Why the container cannot download packages from the mirror, or false when it can. */
+async function needsMirror(): Promise<string | false> {
+  const r = await run(["timeout", "10", "bash", "-c", "</dev/tcp/deb.debian.org/80"], {
+    check: false,
+  });
+  return r.code === 0 ? false : "deb.debian.org:80 is not reachable from this host";
+}
+const skipApt = skip || await needsMirror();
+
 /** Types `cmd` followed by a marker whose output differs from its echo; waits for it. */
-async function step(t: Tmux, cmd: string, n: number): Promise<string> {
+async function step(t: Tmux, cmd: string, n: number, ms?: number): Promise<string> {
   await t.type(`${cmd}; echo "m$((${n}+2000))x"`);
-  return await t.waitFor(new RegExp(`^m${n + 2000}x`, "m"), cmd);
+  return await t.waitFor(new RegExp(`^m${n + 2000}x`, "m"), cmd, ms);
 }
 
 test("debian: useradd, su, & and nohup, job control in an interactive bash", async () => {
@@ -108,3 +117,40 @@ test("debian: useradd, su, & and nohup, job control in an interactive bash", asy
     await s.cleanup();
   }
 }, { skip, timeout: 600_000 });
+
+test(
+  "debian: exec -it into a running Debian container, apt-get install, use what it installed",
+  async () => {
+    const s = await Store.create();
+    const t = await Tmux.start(160, 40);
+    try {
+      await s.ok("import", ROOTFS, "debian:12");
+      await s.ok("run", "-d", "--name", "deb", "-h", "deb", "debian:12", "sleep", "infinity");
+      const hako = [...hakoArgv(), "--root", s.root].join(" ");
+      await t.type(`${hako} exec -it deb bash`);
+      await t.waitFor(/^root@deb:\/# /m, "bash's prompt");
+      let screen = await step(t, "command -v ps || echo no-ps", 11);
+      assert(/^no-ps$/m.test(screen), `minbase has no procps:\n${screen}`);
+      screen = await step(
+        t,
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq procps >/tmp/apt.log 2>&1; echo apt=$?",
+        12,
+        600_000, // a download: minutes on a slow mirror
+      );
+      assert(/^apt=0$/m.test(screen), `apt-get install procps:\n${screen}`);
+      screen = await step(t, "ps -o pid=,tty=,comm= -p 1,$$", 13);
+      assert(/^\s*1 \?\s+sleep$/m.test(screen), `the container's init as pid 1:\n${screen}`);
+      assert(
+        /^\s*\d+ pts\/0\s+bash$/m.test(screen),
+        `this shell on the container's pty:\n${screen}`,
+      );
+      await t.waitForNew(/^host\$ $/m, "the host prompt", () => t.type("exit"));
+      // The package stays in the container's layer for the next exec.
+      assertEquals((await s.ok("exec", "deb", "sh", "-c", "command -v ps")).trim(), "/usr/bin/ps");
+    } finally {
+      await t.kill();
+      await s.cleanup();
+    }
+  },
+  { skip: skipApt, timeout: 600_000 },
+);
