@@ -42,6 +42,11 @@ export interface LayerExpectations {
 export interface StoreOptions {
   /** Compress an uncompressed tar into the blob (layers hako makes itself). */
   compress?: "gzip";
+  /**
+   * The source path is a file of this store's tmp/ (a load's staging) that may be moved
+   * into blobs/ instead of copied.
+   */
+  adopt?: boolean;
 }
 
 /** A readable source: a file path or a stream of chunks (e.g. a fetch body, stdin). */
@@ -117,20 +122,26 @@ export async function storeLayerFromTar(
   const paths = storePaths(root);
   await fs.mkdir(paths.tmp, { recursive: true });
   const stage = await fs.mkdtemp(`${paths.tmp}/layer-`);
-  const blob = await BlobWriter.create(root, `${stage}/blob`);
+  // From a file the blob is only hashed on the way and copied (by the kernel) or moved
+  // into place once verified; from a stream it is written as it comes.
+  const fromFile = typeof source === "string" && !opts.compress ? source : null;
+  const blob = fromFile ? null : await BlobWriter.create(root, `${stage}/blob`);
+  const rawHash = fromFile ? createHash("sha256") : null;
+  let rawSize = 0;
   const raw = typeof source === "string" ? readFileChunks(source) : toBytes(source);
   try {
     const { head, all } = await peek(raw, 4);
     const given = detectCompression(head);
     const gzip = opts.compress === "gzip" && given === "none"
-      ? new GzipSink((c) => blob.write(c))
+      ? new GzipSink((c) => blob!.write(c))
       : null;
     const compression = gzip ? "gzip" : given;
     const diffHash = createHash("sha256");
     const teeRaw = async function* () {
       try {
         for await (const c of all) {
-          await (gzip ?? blob).write(c);
+          if (rawHash) rawHash.update(c), rawSize += c.length;
+          else await (gzip ?? blob!).write(c);
           yield c;
         }
         await gzip?.end();
@@ -156,7 +167,15 @@ export async function storeLayerFromTar(
       await fs.mkdir(diff, { recursive: true, mode: 0o755 });
       size = (await unpackEntries(readTar(teeTar()), diff)).size;
     }
-    const digest = await blob.finish(expect.digest);
+    let digest: string;
+    if (rawHash) {
+      digest = hexDigest(rawHash.digest("hex"));
+      if (expect.digest && expect.digest !== digest) {
+        throw new InvalidDataError(
+          `blob digest mismatch: expected ${expect.digest}, got ${digest}`,
+        );
+      }
+    } else digest = await blob!.finish(expect.digest);
     const diffId = hexDigest(diffHash.digest("hex"));
     if (expect.diffId && expect.diffId !== diffId) {
       throw new InvalidDataError(
@@ -168,20 +187,28 @@ export async function storeLayerFromTar(
     if (!known) {
       await fs.writeFile(`${stage}/layer/layer.json`, JSON.stringify(record, null, 2) + "\n");
     }
+    if (fromFile) {
+      if (opts.adopt) await fs.rename(fromFile, `${stage}/blob`);
+      else await fs.copyFile(fromFile, `${stage}/blob`);
+    }
     await withStoreLock(root, async () => {
       const exists = await fs.lstat(paths.layer(diffId)).then(() => true, () => false);
       if (!exists && known) {
         throw new ConflictError(`layer ${diffId} was removed while being stored`);
       }
-      await blob.commit();
+      if (blob) await blob.commit();
+      else {
+        await fs.mkdir(paths.blobs, { recursive: true });
+        await fs.rename(`${stage}/blob`, paths.blob(digest));
+      }
       await fs.mkdir(paths.layers, { recursive: true });
       if (!exists) await fs.rename(`${stage}/layer`, paths.layer(diffId));
     });
     const stored = JSON.parse(await fs.readFile(paths.layerJson(diffId), "utf8")) as LayerRecord;
-    return { ...record, size: stored.size, blobSize: blob.size, compression };
+    return { ...record, size: stored.size, blobSize: blob?.size ?? rawSize, compression };
   } catch (e) {
     await raw.return(undefined).catch(() => {}); // close the source file on every error path
-    await blob.abort();
+    await blob?.abort();
     throw e;
   } finally {
     await fs.rm(stage, { recursive: true, force: true });

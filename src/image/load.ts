@@ -22,7 +22,7 @@ import { decompress, detectCompression } from "./compression.ts";
 import { hexDigest, isDigest } from "./digest.ts";
 import { discardLayers } from "./gc.ts";
 import { hostArchitecture } from "./import.ts";
-import { type ByteSource, readFileChunks, storeLayerFromTar } from "./layer.ts";
+import { type ByteSource, readFileChunks, type StoredLayer, storeLayerFromTar } from "./layer.ts";
 import { CONFIG_MEDIA_TYPE, type ImageConfig, type Manifest, MANIFEST_MEDIA_TYPE } from "./oci.ts";
 import { putImage } from "./put_image.ts";
 import { parseReference, tagKey } from "./reference.ts";
@@ -175,14 +175,29 @@ export async function loadImages(root: string, source?: ByteSource): Promise<Loa
   const dir = await fs.mkdtemp(`${paths.tmp}/load-`);
   const added: string[] = [];
   const layerExists = (d: string) => fs.lstat(paths.layerJson(d)).then(() => true, () => false);
+  // Each staged file is stored once and then moved into blobs/; an archive naming the same
+  // file again (two images sharing a layer) reuses what it gave, checked against the
+  // expectations of that entry.
+  const done = new Map<string, StoredLayer>();
   const storeLayer = async (file: string, diffId: string, digest?: string) => {
-    const isNew = !(await layerExists(diffId));
-    const l = await storeLayerFromTar(root, file, { diffId, digest }).catch((e) => {
-      if (e instanceof InvalidDataError) {
-        throw new InvalidDataError(`load: layer ${diffId}: ${e.message}`, { cause: e });
+    const prev = done.get(file);
+    if (prev) {
+      if (prev.diffId !== diffId || (digest && prev.digest !== digest)) {
+        throw new InvalidDataError(
+          `load: layer ${diffId}: diff_id mismatch: expected ${diffId}, got ${prev.diffId}`,
+        );
       }
-      throw e;
-    });
+      return prev;
+    }
+    const isNew = !(await layerExists(diffId));
+    const l = await storeLayerFromTar(root, file, { diffId, digest }, { adopt: true })
+      .catch((e) => {
+        if (e instanceof InvalidDataError) {
+          throw new InvalidDataError(`load: layer ${diffId}: ${e.message}`, { cause: e });
+        }
+        throw e;
+      });
+    done.set(file, l);
     if (isNew) added.push(diffId);
     return l;
   };
