@@ -47,6 +47,7 @@ Options:
   --density N       containers the density group starts (default 50)
   --quick           smoke test: 1 run, no warm-up, small inputs, short VM timeout
   --no-unshare      do not run inside a private mount namespace (see the report)
+  --render DIR      write DIR/report.md and DIR/startup.svg again from DIR/results.json
 `;
 
 interface Options {
@@ -62,6 +63,7 @@ interface Options {
   density?: number;
   quick: boolean;
   unshare: boolean;
+  render?: string;
 }
 
 function parse(argv: string[]): Options {
@@ -93,6 +95,7 @@ function parse(argv: string[]): Options {
     else if (a === "--density") o.density = num(++i, a);
     else if (a === "--quick") o.quick = true;
     else if (a === "--no-unshare") o.unshare = false;
+    else if (a === "--render") o.render = argv[++i];
     else if (a === "-h" || a === "--help") {
       writeOut(USAGE);
       exit(0);
@@ -199,6 +202,50 @@ async function killUnder(dir: string): Promise<number> {
   return n;
 }
 
+/** Writes report.md and startup.svg (and .png with rsvg-convert) from `res` into `dir`. */
+async function render(dir: string, res: Results, rsvg: string | null): Promise<string[]> {
+  const made: string[] = [];
+  const charts: Record<string, string> = {};
+  const st = res.groups.find((g) => g.name === "startup");
+  const h = res.host;
+  if (st && st.rows.length) {
+    const runs = res.method.runsByGroup.startup;
+    const svg = chart(st.rows, {
+      title: "Start /bin/true in a busybox root: launch to exit (log scale)",
+      subtitle:
+        `${h.cpu}, ${h.cpus} CPUs, Linux ${h.kernelVersion}, cgroup v${h.cgroup.version}, KVM: ${h.kvm.kind}; ${runs} run${
+          runs === 1 ? "" : "s"
+        } per row; load average ${h.loadAverage.split(" ")[0]} at the start; ${
+          res.started.slice(0, 10)
+        }`,
+    });
+    await fs.writeFile(`${dir}/startup.svg`, svg);
+    charts.startup = "startup.svg";
+    made.push("startup.svg");
+    if (rsvg) {
+      const r = await runCommand([
+        rsvg,
+        "-b",
+        "white",
+        "-o",
+        `${dir}/startup.png`,
+        `${dir}/startup.svg`,
+      ]);
+      if (r.code === 0) made.push("startup.png");
+    }
+  }
+  await fs.writeFile(`${dir}/report.md`, report(res, charts));
+  return ["report.md", ...made];
+}
+
+/** `--render DIR`: report.md and the chart again from DIR/results.json (after changing them). */
+async function renderCommand(dir: string): Promise<number> {
+  const res = await fs.readJson<Results>(`${dir}/results.json`);
+  const made = await render(dir, res, await which("rsvg-convert"));
+  writeErr(`bench: wrote ${made.map((m) => `${dir}/${m}`).join(", ")}\n`);
+  return 0;
+}
+
 async function listCommand(repo: string): Promise<void> {
   const peers = await discoverPeers(repo, cacheDir());
   const lines = ["Groups:"];
@@ -224,6 +271,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const repo = repoRoot();
+  if (o.render) return await renderCommand(o.render);
   if (o.list) {
     await listCommand(repo);
     return 0;
@@ -352,25 +400,8 @@ async function main(): Promise<number> {
     groups: results,
   };
   await fs.writeFile(`${dir}/results.json`, JSON.stringify(res, null, 2) + "\n");
-  const charts: Record<string, string> = {};
-  const st = results.find((g) => g.name === "startup");
-  if (st && st.rows.length) {
-    const svg = chart(st.rows, {
-      title: "Start /bin/true in a busybox root: launch to exit (log scale)",
-      subtitle:
-        `${host.cpu}, ${host.cpus} CPUs, Linux ${host.kernelVersion}, cgroup v${host.cgroup.version}, KVM: ${host.kvm.kind}; ${runsByGroup.startup} run${
-          runsByGroup.startup === 1 ? "" : "s"
-        } per row, ${started.toISOString().slice(0, 10)}`,
-    });
-    await fs.writeFile(`${dir}/startup.svg`, svg);
-    charts.startup = "startup.svg";
-    const rsvg = peers.byId["rsvg-convert"]?.path;
-    if (rsvg) {
-      await runCommand([rsvg, "-b", "white", "-o", `${dir}/startup.png`, `${dir}/startup.svg`]);
-    }
-  }
-  await fs.writeFile(`${dir}/report.md`, report(res, charts));
-  log(`bench: wrote ${dir}/results.json, report.md${charts.startup ? ", startup.svg" : ""}`);
+  const made = await render(dir, res, peers.byId["rsvg-convert"]?.path ?? null);
+  log(`bench: wrote ${dir}/results.json, ${made.join(", ")}`);
   writeOut(`${dir}\n`);
   return 0;
 }

@@ -33,17 +33,20 @@ const opt = (name: string, dflt: string) => {
 const RUNS = Number(opt("--runs", "3"));
 const ROOT = new URL("..", import.meta.url).pathname;
 
-function sh(cmd: string[], env: Record<string, string> = {}): number {
+/** Runs a command; wall seconds and CPU seconds (user+sys, children included, via time(1)). */
+function sh(cmd: string[], env: Record<string, string> = {}): { wall: number; cpu: number } {
   const t0 = performance.now();
-  const r = spawnSync(cmd[0], cmd.slice(1), {
+  const r = spawnSync("/usr/bin/time", ["-f", "@cpu %U %S", ...cmd], {
     stdio: ["ignore", "ignore", "pipe"],
     env: {
       ...(globalThis as unknown as { process: { env: Record<string, string> } }).process.env,
       ...env,
     },
   });
+  const wall = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${cmd.join(" ")} exited ${r.status}: ${r.stderr}`);
-  return (performance.now() - t0) / 1000;
+  const m = /@cpu ([\d.]+) ([\d.]+)/.exec(String(r.stderr));
+  return { wall, cpu: m ? Number(m[1]) + Number(m[2]) : NaN };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -70,12 +73,21 @@ try {
   // 1. webapp:1 then webapp:2.
   const src = `${work}/src`;
   const w = await makeWebapp(src, "webapp", 1024 * 1024);
+  const names = new Map<string, string>();
+  for (const [t, img] of [["1", w.img1], ["2", w.img2]] as const) {
+    const m = JSON.parse(
+      await fs.readFile(`${src}/blobs/sha256/${img.manifestDigest.slice(7)}`, "utf8"),
+    );
+    names.set(m.config.digest, `config of webapp:${t}`);
+    names.set(m.layers[0].digest, "busybox base layer");
+    names.set(m.layers[1].digest, `app layer of webapp:${t}`);
+  }
   for (const t of ["1", "2"]) await pushImage(src, `webapp:${t}`, `${reg.host}/webapp:${t}`);
   const dst = `${work}/dst`;
   const pulls: Record<string, unknown>[] = [];
   for (const t of ["1", "2"]) {
     const before = (await reg.accessLog()).length;
-    const secs = sh([...hako, "--root", dst, "pull", "-q", `${reg.host}/webapp:${t}`], cfgEnv);
+    const secs = sh([...hako, "--root", dst, "pull", "-q", `${reg.host}/webapp:${t}`], cfgEnv).wall;
     const log = (await reg.accessLog()).slice(before);
     const blobs = log.filter((e) => e.method === "GET" && e.path.includes("/blobs/"));
     const manifests = log.filter((e) => e.path.includes("/manifests/"));
@@ -84,7 +96,10 @@ try {
       seconds: Number(secs.toFixed(3)),
       blobBytes: blobs.reduce((n, e) => n + e.bytes, 0),
       manifestBytes: manifests.reduce((n, e) => n + e.bytes, 0),
-      blobs: blobs.map((e) => ({ digest: e.path.split("/").pop()!.slice(0, 19), bytes: e.bytes })),
+      blobs: blobs.map((e) => ({
+        blob: names.get(e.path.split("/").pop()!) ?? e.path,
+        bytes: e.bytes,
+      })),
     });
   }
   results.webapp = {
@@ -100,8 +115,8 @@ try {
         mb(p.blobBytes as number)
       } (+ manifest ${p.manifestBytes} B) in ${p.seconds}s`,
     );
-    for (const b of p.blobs as { digest: string; bytes: number }[]) {
-      console.log(`   ${b.digest}…  ${b.bytes} B`);
+    for (const b of p.blobs as { blob: string; bytes: number }[]) {
+      console.log(`   ${b.blob.padEnd(24)} ${b.bytes} B`);
     }
   }
 
@@ -148,7 +163,11 @@ try {
   await pushImage(big, "big:1", `${reg.host}/big:1`);
   await fs.rm(big, { recursive: true, force: true });
   const total = layers.reduce((n, l) => n + l.blobSize, 0);
-  const times: Record<string, number[]> = { hako: [], skopeo: [], podman: [] };
+  const times: Record<string, { wall: number; cpu: number }[]> = {
+    hako: [],
+    skopeo: [],
+    podman: [],
+  };
   const ref = `${reg.host}/big:1`;
   for (let r = 0; r < RUNS; r++) {
     const d = await makeTempDir({ prefix: "hbr-" });
@@ -179,26 +198,32 @@ try {
       await fs.rm(d, { recursive: true, force: true });
     }
   }
+  const med = (v: { wall: number; cpu: number }[]) => ({
+    wall: median(v.map((x) => x.wall)),
+    cpu: median(v.map((x) => x.cpu)),
+  });
   results.big = {
     layers: layers.map((l) => l.blobSize),
     unpacked: layers.reduce((n, l) => n + l.size, 0),
     runs: times,
-    median: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])),
+    median: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, med(v)])),
   };
   console.log(
     `\n== ${ref}: 3 gzip layers, ${mb(total)} compressed (${
       layers.map((l) => mb(l.blobSize)).join(", ")
     }), ${mb((results.big as { unpacked: number }).unpacked)} unpacked; ${RUNS} runs, median`,
   );
+  console.log("tool    wall     cpu (user+sys)  runs (wall)");
   for (const [k, v] of Object.entries(times)) {
     const what = k === "skopeo"
       ? "to an OCI dir (no unpack)"
       : k === "podman"
       ? "overlay storage"
       : "layers unpacked";
+    const m = med(v);
     console.log(
-      `${k.padEnd(7)} ${median(v).toFixed(2)}s  (${
-        v.map((x) => x.toFixed(2)).join(", ")
+      `${k.padEnd(7)} ${m.wall.toFixed(2)}s   ${m.cpu.toFixed(2)}s          (${
+        v.map((x) => x.wall.toFixed(2)).join(", ")
       })  ${what}`,
     );
   }

@@ -72,7 +72,7 @@ export function table(g: GroupResult): string {
         "",
         "",
         "",
-        ...(g.baseline ? [`*${ratio}*`] : []),
+        ...(g.baseline ? [""] : []),
         "",
       ];
     } else if (!r.summary) {
