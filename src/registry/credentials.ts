@@ -12,8 +12,9 @@
 import { env } from "../../ffi/host.ts";
 import { mkdir, readJsonOr, writeJsonAtomic } from "../../ffi/fs.ts";
 import { InvalidDataError } from "../errors.ts";
-import { configDir } from "./config.ts";
+import { configDir, readClientConfig } from "./config.ts";
 import { registryFromServer } from "./reference.ts";
+import type { TransportOptions } from "./transport.ts";
 
 /** A user name and password, or an identity (refresh) token from a Docker login. */
 export interface Credential {
@@ -143,4 +144,14 @@ export async function removeCredential(registry: string, dir = configDir()): Pro
   }
   if (found) await writeJsonAtomic(path, { ...file, auths }, 0o600);
   return found;
+}
+
+/** Fills in the stored credential and the configured insecure registries where not given. */
+export async function withDefaults<T extends TransportOptions>(registry: string, opts: T) {
+  const credential = opts.credential ?? await findCredential(registry, opts.configDir);
+  const insecureRegistries = [
+    ...(opts.insecureRegistries ?? []),
+    ...(await readClientConfig(opts.configDir))["insecure-registries"] ?? [],
+  ];
+  return { ...opts, credential, insecureRegistries };
 }

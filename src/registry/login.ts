@@ -5,8 +5,7 @@
  * pull. The error says the credentials were refused — never what they were.
  */
 
-import { readClientConfig } from "./config.ts";
-import { type Credential, removeCredential, storeCredential } from "./credentials.ts";
+import { type Credential, removeCredential, storeCredential, withDefaults } from "./credentials.ts";
 import { errorSummary, RegistryAuthError, RegistryProtocolError } from "./errors.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
 
@@ -16,11 +15,10 @@ export async function login(
   credential: Credential,
   opts: TransportOptions = {},
 ): Promise<string> {
-  const insecureRegistries = [
-    ...(opts.insecureRegistries ?? []),
-    ...(await readClientConfig(opts.configDir))["insecure-registries"] ?? [],
-  ];
-  const t = await Transport.connect(registry, { ...opts, credential, insecureRegistries });
+  const t = await Transport.connect(
+    registry,
+    await withDefaults(registry, { ...opts, credential }),
+  );
   try {
     if (t.auth.scheme !== null) {
       const res = await t.request("GET", "/v2/", { scopes: [] });

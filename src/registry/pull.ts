@@ -17,8 +17,7 @@ import type { Descriptor, ImageConfig, Manifest } from "../image/oci.ts";
 import { putImage } from "../image/put_image.ts";
 import { readRepositories, storePaths } from "../image/store.ts";
 import { Repository, sha256Digest } from "./client.ts";
-import { readClientConfig } from "./config.ts";
-import { findCredential } from "./credentials.ts";
+import { withDefaults } from "./credentials.ts";
 import { BlobDownload } from "./download.ts";
 import {
   formatPlatform,
@@ -70,16 +69,6 @@ function prefixed(e: unknown, prefix: string): unknown {
   if (!(e instanceof HakoError) || e.constructor.length > 2) return e;
   const C = e.constructor as new (m: string, o?: { cause?: unknown }) => HakoError;
   return new C(`${prefix}: ${e.message}`, { cause: e });
-}
-
-/** Fills in stored credentials and the insecure-registry list where not given. */
-export async function withDefaults<T extends TransportOptions>(registry: string, opts: T) {
-  const credential = opts.credential ?? await findCredential(registry, opts.configDir);
-  const insecureRegistries = [
-    ...(opts.insecureRegistries ?? []),
-    ...(await readClientConfig(opts.configDir))["insecure-registries"] ?? [],
-  ];
-  return { ...opts, credential, insecureRegistries };
 }
 
 /**
