@@ -72,6 +72,11 @@ export class Bar {
     this.progress.changed(this, text + detail);
   }
 
+  /** True while a transfer runs. */
+  get active(): boolean {
+    return this.#active;
+  }
+
   /** The row as a terminal line. */
   line(width = 40): string {
     const id = `${this.id}: `;
@@ -104,11 +109,18 @@ export class Progress {
     readonly now: () => number = Date.now,
   ) {}
 
-  /** A message line above the bars ("Pulling from webapp"). */
+  /**
+   * A message line: above the bars while a transfer runs ("connection lost, resuming"),
+   * below them once none does ("Digest: …"), which also freezes the bars as drawn.
+   */
   log(line: string): void {
     if (this.mode === "quiet") return;
     if (this.mode === "plain") return this.write(line + "\n");
-    this.#redraw([line]);
+    if (this.#bars.some((b) => b.active)) return this.#redraw([line]);
+    this.close();
+    this.#bars = [];
+    this.#drawn = 0;
+    this.write(`${line}\n`);
   }
 
   /** Adds a row. */

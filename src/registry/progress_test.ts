@@ -53,6 +53,15 @@ test("progress: a terminal gets bars redrawn in place with bytes, rate and ETA",
   );
   assertEquals(/\] 2.50MB\/10.0MB 2.50MB\/s ETA 3s\n$/.test(frame), true, JSON.stringify(frame));
   b.finish("Pull complete");
-  p.close();
   assertEquals(out.at(-1), "\x1b[1A\x1b[2Kcccccccccccc: Pull complete\n");
+  // With no transfer running, a line goes below the bars, which stay as drawn.
+  p.log("Digest: sha256:x");
+  assertEquals(out.slice(-2), [
+    "\x1b[1A\x1b[2Kcccccccccccc: Pull complete\n",
+    "Digest: sha256:x\n",
+  ]);
+  p.log("Status: done");
+  assertEquals(out.at(-1), "Status: done\n");
+  p.close();
+  assertEquals(out.at(-1), "Status: done\n");
 });
