@@ -340,14 +340,26 @@ export async function createNetwork(
       };
       // The bridge is made now, under the host lock, so its route tells the next network
       // (of any store) that this subnet is taken.
-      setupBridge(nl, {
-        bridge,
-        subnet,
-        gateway,
-        mtu: Number(net.Options[MTU]),
-        root: paths.root,
-        network: name,
-      });
+      for (let attempt = 0;; attempt++) {
+        try {
+          setupBridge(nl, {
+            bridge,
+            subnet,
+            gateway,
+            mtu: Number(net.Options[MTU]),
+            root: paths.root,
+            network: name,
+          });
+          break;
+        } catch (e) {
+          // Something outside hako's lock (another engine, an older hako) took the subnet
+          // since it was chosen: choose again.
+          if (o.subnet || o.gateway || attempt >= 3 || !(e instanceof ConflictError)) throw e;
+          subnet = await chooseSubnet(paths, nl, [subnet]);
+          gateway = subnet.base + 1;
+          net.IPAM.Config = [{ Subnet: formatSubnet(subnet), Gateway: formatIp(gateway) }];
+        }
+      }
       try {
         await fs.mkdir(networksDir(paths));
         await fs.writeJsonAtomic(`${networksDir(paths)}/${name}.json`, net);
