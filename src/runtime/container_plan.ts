@@ -11,6 +11,7 @@ import {
   AT_FDCWD,
   CAP_LAST,
   CAPS,
+  CLONE,
   makedev,
   MNT_DETACH,
   MS,
@@ -76,10 +77,16 @@ const AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
 const CLOSE_RANGE_CLOEXEC = 4;
 const CAP_V3 = 0x20080522;
 
-/** The clone(2) flags for the namespaces the spec asks to create (not join). */
+/**
+ * The clone(2) flags for the namespaces the spec asks to create (not join). The cgroup
+ * namespace is not among them: the plan unshares it after joining the container's cgroup,
+ * so the container sees its own cgroup as "/" (runc does the same).
+ */
 export function cloneFlags(spec: Spec): number {
   let flags = 0;
-  for (const ns of spec.linux?.namespaces ?? []) if (!ns.path) flags |= NS_FLAG[ns.type] ?? 0;
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (!ns.path && ns.type !== "cgroup") flags |= NS_FLAG[ns.type] ?? 0;
+  }
   return flags;
 }
 
@@ -121,6 +128,9 @@ export function buildContainerPlan(input: PlanInput): Plan {
   p.resetSignals = true;
   for (const fd of input.cgroupProcsFds ?? []) {
     p.syscall(SYS.write, [fd, p.str("0"), 1], "join the container's cgroup");
+  }
+  if (hasNs(spec, "cgroup")) {
+    p.syscall(SYS.unshare, [CLONE.NEWCGROUP], "create the cgroup namespace");
   }
   for (const ns of input.joinNamespaces ?? []) {
     p.syscall(SYS.setns, [ns.fd, ns.flag], "join namespace");

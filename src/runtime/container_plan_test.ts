@@ -66,7 +66,7 @@ test("container plan: only the namespaces asked for; no mounts without a mount n
   assert(!d.some((x) => /loopback/.test(x)), "no network namespace, no loopback setup");
   assertEquals(
     cloneFlags(spec()),
-    CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWCGROUP,
+    CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS,
   );
 });
 
