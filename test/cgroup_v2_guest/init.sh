@@ -50,13 +50,14 @@ r oom.killed "$(hako inspect -f '{{.State.OOMKilled}}' oom)"
 r oom.memory "$(hako inspect -f '{{.HostConfig.Memory}}' oom)"
 hako rm oom >/dev/null
 
-# 2. A fork bomb under --pids-limit 50.
+# 2. A fork bomb under --pids-limit 50 (the init forks one launcher, then execs a sleep, so it
+# outlives the bomb however fast the loops fill the limit).
 hako run -d --name bomb --network none --pids-limit 50 bb:1 sh -c \
-  'for i in 1 2 3 4 5 6 7 8; do (while :; do sleep 1000 & done) 2>/dev/null & done; exec sleep 1000' \
+  '(for i in 1 2 3 4 5 6 7 8; do (while :; do sleep 1000 & done) & done) 2>/dev/null & exec sleep 1000' \
   >/dev/null 2>/tmp/err || r error "bomb: $(cat /tmp/err)"
 d=$(cg bomb)
 last=-1
-for i in $(seq 1 120); do
+for i in $(seq 1 600); do
   cur=$(cat "$d/pids.current")
   [ "$(key "$d/pids.events" max)" -gt 0 ] && [ "$cur" = "$last" ] && break
   last=$cur
