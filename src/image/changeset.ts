@@ -7,9 +7,10 @@
  *   pack.ts), which commit and build store as a new layer.
  *
  * The runtime creates mount points the image lacks (`/etc/hosts`, `/proc`, …) inside the
- * container's root, so they land in the upper dir; Docker keeps them in a separate init
- * layer. Here they are recognised (a mount destination, absent from the image, still an
- * empty file or directory) and left out of both, with parents that only exist for them.
+ * container's root, and copies up the image's own files it bind-mounts over, so they land
+ * in the upper dir; Docker keeps them in a separate init layer. Here they are recognised (a
+ * mount destination that is absent from the image and still an empty file or directory,
+ * or a file over an image file) and left out of both, with parents that only exist for them.
  */
 
 import * as fs from "node:fs/promises";
@@ -54,13 +55,20 @@ export async function runtimeMade(src: ChangeSource): Promise<Set<string>> {
   const below = new LayeredTree(src.lowers);
   for (const m of src.mountPoints ?? []) {
     const rel = m.split("/").filter((c) => c && c !== ".").join("/");
-    if (!rel || (await below.lstat(rel)) !== null) continue;
+    if (!rel) continue;
     const st = await lstatOrNull(`${src.upper}/${rel}`);
     if (!st) continue;
-    const empty = st.isDirectory()
-      ? (await fs.readdir(`${src.upper}/${rel}`)).length === 0
-      : st.isFile() && st.size === 0;
-    if (empty) skip.add(rel);
+    const lower = await below.lstat(rel);
+    if (lower === null) {
+      const empty = st.isDirectory()
+        ? (await fs.readdir(`${src.upper}/${rel}`)).length === 0
+        : st.isFile() && st.size === 0;
+      if (empty) skip.add(rel);
+    } else if (st.isFile() && lower.st.isFile()) {
+      // Copied up when the runtime prepared the bind mount over it (/etc/hostname of an
+      // image that has one): the container only ever saw the mounted file there.
+      skip.add(rel);
+    }
   }
   // Parents (deepest first) that hold only skipped entries. A parent that exists below is
   // in the upper dir only because the runtime created something in it.
