@@ -12,7 +12,7 @@ export const OP = { SYSCALL: 0, FORK: 1, EXIT: 2 } as const;
 
 /** Number of result slots a plan has. */
 export const MAX_SLOTS = 16;
-const HEADER = 40 + 8 * MAX_SLOTS, STEP = 72;
+const HEADER = 48 + 8 * MAX_SLOTS, STEP = 72;
 /** Plan header flag: reset every signal disposition and the mask in the child. */
 const PLAN_RESET_SIGNALS = 1;
 

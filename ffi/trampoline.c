@@ -83,7 +83,7 @@ struct step {
   u64 a[6];
 };
 
-/* 40 + 8*MAX_SLOTS bytes, followed by nsteps steps; see ffi/plan.ts */
+/* 48 + 8*MAX_SLOTS bytes, followed by nsteps steps; see ffi/plan.ts */
 struct plan {
   u64 clone_flags;
   i64 cgroup_fd; /* -1: plain clone; else clone3 with CLONE_INTO_CGROUP */
@@ -91,6 +91,7 @@ struct plan {
   u32 nsteps;
   u32 flags;
   u64 stack; /* top of a child stack: clone with CLONE_VM (no mm copy); 0 = copy */
+  u64 resume; /* first step a CLONE_VM child runs (after a FORK step: the one after it) */
   i64 slot[MAX_SLOTS];
   struct step steps[];
 };
@@ -124,15 +125,24 @@ static void reset_signals(void) {
   }
 }
 
+static i64 clone_on_stack(u64 flags, u64 stack, struct plan *p);
+
+/* A FORK child sharing memory runs on the lower half of the plan's stack: its parent is
+ * still on the upper half until it has reported the pid and exited. */
+#define FORK_STACK_OFFSET 32768
+
 __attribute__((noreturn)) static void run_child(struct plan *p, u64 *oldmask) {
   volatile u64 none = 0;
-  if (p->flags & PLAN_RESET_SIGNALS) {
+  u32 first = (u32)p->resume;
+  if (first > 0) {
+    /* A FORK child: dispositions and mask were already set by its parent. */
+  } else if (p->flags & PLAN_RESET_SIGNALS) {
     reset_signals();
     raw6(NR_rt_sigprocmask, SIG_SETMASK, (i64)&none, 0, 8, 0, 0);
   } else {
     raw6(NR_rt_sigprocmask, SIG_SETMASK, (i64)oldmask, 0, 8, 0, 0);
   }
-  for (u32 i = 0; i < p->nsteps; i++) {
+  for (u32 i = first; i < p->nsteps; i++) {
     struct step *s = &p->steps[i];
     i64 a[6];
     for (int k = 0; k < 6; k++) {
@@ -143,7 +153,14 @@ __attribute__((noreturn)) static void run_child(struct plan *p, u64 *oldmask) {
     if (s->op == OP_EXIT) {
       die(a[0]);
     } else if (s->op == OP_FORK) {
-      r = CLONE_RAW((u64)a[0] | SIGCHLD);
+      if (p->stack) {
+        /* Share memory here too: copying the engine's page tables is most of a fork's
+         * cost. The new child starts over in hako_vm_child at the next step. */
+        p->resume = i + 1;
+        r = clone_on_stack((u64)a[0] | CLONE_VM | SIGCHLD, p->stack - FORK_STACK_OFFSET, p);
+      } else {
+        r = CLONE_RAW((u64)a[0] | SIGCHLD);
+      }
       if (r > 0) {
         report(p->report_fd, 0xFFFFFFFFu, (u32)r);
         die(0);
