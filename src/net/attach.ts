@@ -33,14 +33,13 @@ import { createVeth, deleteLink, linkIndex, upMsg } from "./link.ts";
 import { Netlink } from "./netlink.ts";
 import { type PortBindings, PortReservation, portsSettings, publishAll } from "./ports.ts";
 import { bridgeOf, findNetwork, type Network, withHostLock } from "./store.ts";
-import type { Endpoint as Ep } from "./ipam.ts";
 
 // sync.ts (NAT, sweeping, peers' hosts files) is loaded only when a start needs it: the
 // default bridge without published ports never does.
 const sync = () => import("./sync.ts");
 const syncNat = async (paths: Paths) => (await sync()).syncNat(paths);
 const sweepAll = async (paths: Paths) => (await sync()).sweepAll(paths);
-const syncHosts = async (paths: Paths, n: Network, also?: Ep[]) =>
+const syncHosts = async (paths: Paths, n: Network, also?: Endpoint[]) =>
   (await sync()).syncHosts(paths, n, also);
 
 /** What the runtime runs between clone and execve (see runtime/create.ts StartHook). */

@@ -15,7 +15,7 @@
 
 import { AT_FDCWD, check, close, E, LOCK, O, SYS, sys } from "../../ffi/mod.ts";
 import { addr, cstr } from "../../ffi/mod.ts";
-import { mkdirSmall, readSmall, writeSmall } from "../../ffi/kfs.ts";
+import { mkdirSmall, readSmall } from "../../ffi/kfs.ts";
 import * as fs from "../../ffi/fs.ts";
 import type { Paths } from "../engine/paths.ts";
 import { broadcast, formatIp, parseIp, type Subnet } from "./ip.ts";
@@ -121,10 +121,22 @@ export async function allocate(
     for (let d = 1; !tryLock(fd, LOCK.EX); d = Math.min(d * 2, 20)) {
       await new Promise((res) => setTimeout(res, d));
     }
-    writeSmall(`${dir}/.last`, formatIp(start));
+    writeHint(`${dir}/.last`, formatIp(start));
     return new Lease(path, fd, start);
   }
   return null;
+}
+
+/**
+ * Overwrites the round-robin hint in place, padded to a fixed width: no truncation, which
+ * on a disk-backed state directory is a journaled metadata change on every start.
+ */
+function writeHint(path: string, ip: string): void {
+  const r = sys(SYS.openat, AT_FDCWD, addr(cstr(path)), O.WRONLY | O.CREAT | O.CLOEXEC, 0o644);
+  if (r < 0n) return; // only a hint
+  const b = enc.encode(ip.padEnd(16, " "));
+  sys(SYS.write, r, addr(b), b.length);
+  sys(SYS.close, r);
 }
 
 /** A lease file as read by someone else: its endpoint, and whether a live launcher holds it. */
