@@ -30,6 +30,8 @@ interface Engine {
   /** Matches the command line of this engine's per-container helper process. */
   helper: RegExp;
   helperName: string;
+  /** Matches the engine's long-running daemons, whose growth counts too. */
+  daemon?: RegExp;
   note?: string;
   skip?: string;
 }
@@ -118,6 +120,7 @@ async function engines(ctx: Context): Promise<Engine[]> {
     },
     helper: /containerd-shim/,
     helperName: "containerd-shim",
+    daemon: /^[^\0]*(dockerd|containerd)\0/,
     skip: typeof d === "string" ? d : undefined,
   });
   return out;
@@ -129,9 +132,13 @@ function kib(v: number): string {
 
 interface Sample {
   ms: number;
-  overheadKiB: number;
+  /** Per-container helper processes found, and their summed PSS. */
   helpers: number;
   helperKiB: number;
+  /** How much the engine's daemons (dockerd, its containerd) grew, PSS. */
+  daemonGrowthKiB: number;
+  /** Host used-memory growth minus the containers' own PSS (includes the kernel's share). */
+  hostKiB: number;
 }
 
 async function settle(): Promise<void> {
@@ -141,7 +148,9 @@ async function settle(): Promise<void> {
 /** Starts N containers with `e`, measures, removes them; null with a reason on failure. */
 async function round(ctx: Context, e: Engine, n: number): Promise<Sample | string> {
   await settle();
+  const ours = (re: RegExp) => (c: string) => re.test(c) && c.includes(ctx.work);
   const before = await usedKiB();
+  const daemonsBefore = e.daemon ? await pssOf(ours(e.daemon)) : { count: 0, kib: 0 };
   const ids: string[] = [];
   let ms = 0;
   try {
@@ -157,14 +166,16 @@ async function round(ctx: Context, e: Engine, n: number): Promise<Sample | strin
     await settle();
     const after = await usedKiB();
     const own = await pssOf(isIdle);
-    // Only helpers of this bench's stores count (others may run containers meanwhile).
-    const helpers = await pssOf((c) => e.helper.test(c) && c.includes(ctx.work));
+    // Only helpers and daemons of this bench's stores count (others may run containers).
+    const helpers = await pssOf(ours(e.helper));
+    const daemonsAfter = e.daemon ? await pssOf(ours(e.daemon)) : { count: 0, kib: 0 };
     if (own.count < n) return `only ${own.count} of ${n} containers' processes were found running`;
     return {
       ms,
-      overheadKiB: after - before - own.kib,
       helpers: helpers.count,
       helperKiB: helpers.kib,
+      daemonGrowthKiB: daemonsAfter.kib - daemonsBefore.kib,
+      hostKiB: after - before - own.kib,
     };
   } finally {
     await e.remove(ids);
@@ -198,9 +209,10 @@ export const density: Group = {
         }
         (samples[e.id] ??= []).push(s);
         ctx.log(
-          `density: run ${r + 1}/${ctx.runs}: ${e.label}: ${n} in ${(s.ms / 1000).toFixed(1)} s, ${
-            (s.overheadKiB / 1024).toFixed(0)
-          } MiB beyond the containers' processes`,
+          `density: run ${r + 1}/${ctx.runs}: ${e.label}: ${n} in ${(s.ms / 1000).toFixed(1)} s; ` +
+            `helpers ${kib(s.helperKiB)}, daemons +${kib(s.daemonGrowthKiB)}, host used ${
+              kib(s.hostKiB)
+            } beyond the containers`,
         );
       }
     }
@@ -219,9 +231,9 @@ export const density: Group = {
         if (!e.skip) row.status = "failed";
         return row;
       }
-      const over = median(ss.map((s) => s.overheadKiB));
-      const helpers = median(ss.map((s) => s.helpers));
-      const helperKiB = median(ss.map((s) => s.helperKiB));
+      const med = (f: (s: Sample) => number) => median(ss.map(f));
+      const engineKiB = med((s) => s.helperKiB + s.daemonGrowthKiB);
+      const helpers = med((s) => s.helpers);
       return {
         id: e.id,
         label,
@@ -235,10 +247,11 @@ export const density: Group = {
         failures: 0,
         summary: summarize(ss.map((s) => s.ms)),
         extra: {
-          "Memory beyond containers": `${(over / 1024).toFixed(0)} MiB (${kib(over / n)} each)`,
-          "Helper processes": `${helpers} × ${e.helperName}, ${
-            (helperKiB / 1024).toFixed(0)
-          } MiB PSS`,
+          "Engine memory": `${kib(engineKiB)} (${kib(engineKiB / n)} each)`,
+          "Helper processes": `${helpers} × ${e.helperName}, ${kib(med((s) => s.helperKiB))}${
+            e.daemon ? `; daemons +${kib(med((s) => s.daemonGrowthKiB))}` : ""
+          }`,
+          "Host used memory": kib(med((s) => s.hostKiB)),
         },
       };
     });
@@ -247,19 +260,20 @@ export const density: Group = {
       name: "density",
       title: `${this.title} (${n} per engine)`,
       description:
-        `Each run starts ${n} containers running \`${
-          IDLE.join(" ")
-        }\` (network none), one after the other, ` +
-        "times the whole, waits 2 s, then measures host memory: the growth of used memory (free(1)'s sense: " +
-        "not free and not reclaimable cache) minus the proportional set size of the containers' own processes. " +
-        "What remains is what the engine costs per container (its helper processes) plus the kernel's share. " +
+        `Each run starts ${n} containers running \`${IDLE.join(" ")}\` (network none), ` +
+        "one after the other, times the whole, waits 2 s, then measures memory. Engine memory is " +
+        "what the engine keeps in user space for the idle containers: the proportional set size " +
+        "(PSS) of its per-container helper processes plus the growth of its daemons. Host used " +
+        "memory is the growth of the host's used memory (free(1)'s sense: not free, not " +
+        "reclaimable cache) minus the containers' own processes' PSS: it adds the kernel's share " +
+        "(cgroups, namespaces, mounts, page tables) but also whatever else the host did meanwhile. " +
         "The containers are removed after each run (untimed).",
       notes: [
-        "Memory is the median over the runs; other work on the host during a run shows up in it.",
-        "Helper processes are counted by command line: hako's `__monitor`, podman's conmon, docker's containerd-shim.",
+        "Memory figures are medians over the runs. Host used memory is only meaningful on an otherwise idle host; a negative value means other work freed memory during the run.",
+        "Helper processes are found by command line under the bench's scratch directory: hako's `__monitor`, podman's conmon, docker's containerd-shim; docker's daemons are its dockerd and containerd.",
       ],
       baseline: "hako",
-      columns: ["Memory beyond containers", "Helper processes"],
+      columns: ["Engine memory", "Helper processes", "Host used memory"],
       rows,
     };
   },
