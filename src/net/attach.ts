@@ -182,7 +182,10 @@ async function attachBridge(paths: Paths, c: Container, net: Network): Promise<A
       HostsPath: c.HostsPath,
       ExtraHosts: (c.HostConfig.ExtraHosts as string[] | undefined) ?? [],
     };
-    lease.write(ep);
+    // Peers' hosts files and NAT rules are built from lease files, so theirs is filled now;
+    // on the default bridge without ports it is filled once, after the start (a lease left
+    // empty by a crash in between is reclaimed by the sweep once it is old).
+    if (net.Name !== "bridge" || ports) lease.write(ep);
     if (net.Name === "bridge") rewriteHosts(ep.HostsPath, endpointHosts(ep));
     else await syncHosts(paths, net, [ep]);
     if (ports) await syncNat(paths);
@@ -224,9 +227,6 @@ function bridgeAttachment(
           mtu: b.mtu,
           peer: { name: "eth0", nsPid: pid, mac: ep.Mac },
         });
-        ep.Pid = pid;
-        ep.StartTicks = startTicks(pid);
-        lease.write(ep);
         const fd = await h.receive();
         if (fd === null) {
           throw new HakoError("set up the container's network: the container process exited first");
@@ -255,6 +255,10 @@ function bridgeAttachment(
           inner.close();
         }
         h.release();
+        // After the go-ahead: the child need not wait for bookkeeping.
+        ep.Pid = pid;
+        ep.StartTicks = startTicks(pid);
+        lease.write(ep);
       },
       done: () => h.close(),
     },
