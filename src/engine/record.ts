@@ -198,12 +198,14 @@ export async function withLock<T>(paths: Paths, id: string, fn: () => Promise<T>
   }
 }
 
-/** Reads /proc/<pid>/stat's start time (field 22), or 0 when the process is gone. */
+/** Reads /proc/<pid>/stat's start time (field 22), or 0 when the process is gone or a zombie. */
 export async function startTicks(pid: number): Promise<number> {
   if (pid <= 0) return 0;
   try {
     const s = await fs.readText(`/proc/${pid}/stat`);
     const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    // A zombie has exited; only its parent has not reaped it yet (init, after a crash).
+    if (rest[0] === "Z" || rest[0] === "X") return 0;
     return Number(rest[19]);
   } catch {
     return 0;
