@@ -59,12 +59,13 @@ export class Tmux {
   }
 
   /**
-   * Waits until the screen matches `re`; returns the screen. The default limit (60 s) is
-   * generous: a slow machine must not fail the test, a hang must not pass it.
+   * Waits until the screen matches `re`; returns the screen. The default limit (180 s) is
+   * generous: a slow or heavily loaded machine must not fail the test, a hang must not
+   * pass it.
    */
-  async waitFor(re: RegExp, what: string, ms = 60_000): Promise<string> {
+  async waitFor(re: RegExp, what: string, ms = 180_000): Promise<string> {
     let screen = "";
-    for (let i = 0; i < ms / 50; i++) {
+    for (const end = Date.now() + ms; Date.now() < end;) {
       screen = await this.screen().catch(() => "");
       if (re.test(screen)) return screen;
       await new Promise((r) => setTimeout(r, 50));
