@@ -13,7 +13,7 @@ echo 'root:x:0:0:root:/root:/bin/sh' > "$work/r/etc/passwd"
 tar -C "$work/r" -czf "$work/r.tgz" . && "$hako" --root "$root" import "$work/r.tgz" soak:1 >/dev/null
 rm -rf "$work"
 count() {
-  echo "mounts=$(wc -l < /proc/self/mountinfo) cgroups=$(find /sys/fs/cgroup -type d | wc -l)" \
+  echo "mounts=$(wc -l < /proc/self/mountinfo) hako-cgroups=$(find /sys/fs/cgroup -type d -path '*/hako*' | wc -l)" \
     "procs=$(pgrep -fc "$root" || true) containers=$(ls "$root/containers" 2>/dev/null | wc -l)"
 }
 before=$(count)
