@@ -24,6 +24,7 @@ import {
   O,
   openat,
   S_IF,
+  SysError,
 } from "../../ffi/mod.ts";
 import {
   chmodAt,
@@ -120,6 +121,20 @@ class Unpacker {
     return false;
   }
 
+  /**
+   * Creates a node with `create`; when the name is taken (a later entry replacing an earlier
+   * one), removes what is there and tries once more. Saves a stat per entry.
+   */
+  async #create(p: string, rel: string, create: () => void): Promise<void> {
+    try {
+      create();
+    } catch (e) {
+      if (!(e instanceof SysError && e.code === "EEXIST")) throw e;
+      await this.#clear(p, rel, false);
+      create();
+    }
+  }
+
   /** Owner, mode and xattrs of a path (not a regular file: those are set through the fd). */
   #meta(p: string, h: TarHeader, symlink = false): void {
     if (this.#asRoot) lchownAt(p, h.uid, h.gid);
@@ -138,9 +153,12 @@ class Unpacker {
     }
   }
 
-  async #file(p: string, e: TarEntry): Promise<void> {
+  async #file(p: string, rel: string, e: TarEntry): Promise<void> {
     const h = e.header;
-    const fd = openat(AT_FDCWD, p, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC, 0o600);
+    let fd = -1;
+    await this.#create(p, rel, () => {
+      fd = openat(AT_FDCWD, p, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC, 0o600);
+    });
     try {
       for await (const c of e.body()) writeAll(fd, c, h.name);
       if (this.#asRoot) fchown(fd, h.uid, h.gid, h.name);
@@ -173,8 +191,12 @@ class Unpacker {
     const rel = comps.join("/");
     const p = this.#abs(comps);
     if (h.type === "directory") {
-      const isDir = await this.#clear(p, rel, true);
-      if (!isDir) mkdirat(AT_FDCWD, p, 0o700);
+      try {
+        mkdirat(AT_FDCWD, p, 0o700);
+      } catch (err) {
+        if (!(err instanceof SysError && err.code === "EEXIST")) throw err;
+        if (!(await this.#clear(p, rel, true))) mkdirat(AT_FDCWD, p, 0o700);
+      }
       this.#dirs.add(rel);
       this.#meta(p, h);
       this.#dirTimes.set(p, h.mtime); // the last entry for a dir wins
@@ -197,17 +219,15 @@ class Unpacker {
         );
       }
       if (tp === p) return;
-      await this.#clear(p, rel, false);
-      linkAt(tp, p);
+      await this.#create(p, rel, () => linkAt(tp, p));
       return;
     }
-    await this.#clear(p, rel, false);
     switch (h.type) {
       case "file":
-        await this.#file(p, e);
+        await this.#file(p, rel, e);
         return;
       case "symlink":
-        symlinkAt(h.linkname, p);
+        await this.#create(p, rel, () => symlinkAt(h.linkname, p));
         this.#meta(p, h, true);
         break;
       case "char":
@@ -215,7 +235,7 @@ class Unpacker {
       case "fifo": {
         const kind = h.type === "char" ? S_IF.IFCHR : h.type === "block" ? S_IF.IFBLK : S_IF.IFIFO;
         const dev = h.type === "fifo" ? 0n : makedev(h.devmajor, h.devminor);
-        mknod(p, kind | (h.mode & 0o777), dev);
+        await this.#create(p, rel, () => mknod(p, kind | (h.mode & 0o777), dev));
         this.#meta(p, h);
         break;
       }
