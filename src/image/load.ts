@@ -45,11 +45,16 @@ class Staged {
   links = new Map<string, string>();
   constructor(readonly dir: string) {}
 
-  /** The staged file for an archive path (following the archive's own links). */
-  async path(name: string, what: string): Promise<string> {
+  /** An archive path, cleaned, with the archive's own links followed. */
+  resolve(name: string): string {
     let rel = cleanEntryPath(name).join("/");
     for (let i = 0; i < 16 && this.links.has(rel); i++) rel = this.links.get(rel)!;
-    const p = `${this.dir}/files/${rel}`;
+    return rel;
+  }
+
+  /** The staged file for an archive path. */
+  async path(name: string, what: string): Promise<string> {
+    const p = `${this.dir}/files/${this.resolve(name)}`;
     const st = await fs.lstat(p).catch(() => null);
     if (!st?.isFile()) {
       throw new InvalidDataError(`load: ${what} ${name} is missing from the archive`);
@@ -179,8 +184,9 @@ export async function loadImages(root: string, source?: ByteSource): Promise<Loa
   // file again (two images sharing a layer) reuses what it gave, checked against the
   // expectations of that entry.
   const done = new Map<string, StoredLayer>();
-  const storeLayer = async (file: string, diffId: string, digest?: string) => {
-    const prev = done.get(file);
+  const storeLayer = async (s: Staged, name: string, diffId: string, digest?: string) => {
+    const key = s.resolve(name);
+    const prev = done.get(key);
     if (prev) {
       if (prev.diffId !== diffId || (digest && prev.digest !== digest)) {
         throw new InvalidDataError(
@@ -189,6 +195,7 @@ export async function loadImages(root: string, source?: ByteSource): Promise<Loa
       }
       return prev;
     }
+    const file = await s.path(name, "layer");
     const isNew = !(await layerExists(diffId));
     const l = await storeLayerFromTar(root, file, { diffId, digest }, { adopt: true })
       .catch((e) => {
@@ -197,7 +204,7 @@ export async function loadImages(root: string, source?: ByteSource): Promise<Loa
         }
         throw e;
       });
-    done.set(file, l);
+    done.set(key, l);
     if (isNew) added.push(diffId);
     return l;
   };
@@ -237,7 +244,8 @@ export async function loadImages(root: string, source?: ByteSource): Promise<Loa
         for (const [j, lp] of (e.Layers as string[]).entries()) {
           const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(lp);
           const l = await storeLayer(
-            await s.path(lp, "layer"),
+            s,
+            lp,
             diffIds[j],
             blob ? `sha256:${blob[1]}` : undefined,
           );
@@ -285,7 +293,8 @@ export async function loadImages(root: string, source?: ByteSource): Promise<Loa
             throw new InvalidDataError(`load: layer digest ${l.digest} is invalid`);
           }
           await storeLayer(
-            await s.path(`blobs/sha256/${l.digest.slice(7)}`, "layer"),
+            s,
+            `blobs/sha256/${l.digest.slice(7)}`,
             diffIds[j],
             l.digest,
           );

@@ -254,8 +254,19 @@ test(
           `${what}: nothing staged`,
         );
       }
-      // The undamaged archive still loads.
+      // The undamaged archive still loads; so does one of two images sharing their base layer.
       assertEquals(await t.ok("load", "-i", `${work}/good.tar`), "Loaded image: app:1\n");
+      await s.ok("save", "-o", `${work}/two.tar`, "app:1", "bb:1");
+      const u = await Store.create();
+      try {
+        assertEquals(
+          await u.ok("load", "-i", `${work}/two.tar`),
+          "Loaded image: app:1\nLoaded image: bb:1\n",
+        );
+        assertEquals(await u.ok("run", "--rm", "app:1"), "app\n");
+      } finally {
+        await u.cleanup();
+      }
     } finally {
       await s.cleanup();
       await t.cleanup();
