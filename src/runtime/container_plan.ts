@@ -262,8 +262,10 @@ function mountRoot(p: Plan, input: PlanInput) {
     if (isBind && input.fileBinds.has(m.destination)) {
       const parent = rel.split("/").slice(0, -1).join("/");
       if (parent) mkdirs(p, parent, what);
+      // Read-only: creating the target if missing must not copy an existing file up into
+      // the container layer (overlayfs copies up on open for writing).
       const fd = p.slot();
-      p.syscall(SYS.openat, [AT_FDCWD, p.str(rel), O.CREAT | O.WRONLY | O.CLOEXEC, 0o644], what, {
+      p.syscall(SYS.openat, [AT_FDCWD, p.str(rel), O.CREAT | O.RDONLY | O.CLOEXEC, 0o644], what, {
         store: fd,
       });
       p.syscall(SYS.close, [0], what, { fromSlot: { 0: fd } });
