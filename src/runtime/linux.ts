@@ -1,7 +1,10 @@
 /**
  * Kernel constants the runtime needs that are the same on x86-64 and aarch64 (the
- * arch-specific ones, such as O_DIRECTORY, are avoided on purpose).
+ * arch-specific ones, such as O_DIRECTORY, are avoided on purpose). File-call constants come
+ * from ffi/, where the calls are.
  */
+
+export { AT_FDCWD, makedev, O, S_IF as S } from "../../ffi/mod.ts";
 
 /** clone(2) namespace flags. */
 export const CLONE = {
@@ -63,32 +66,7 @@ export const MS = {
 } as const;
 
 export const MNT_DETACH = 2;
-export const AT_FDCWD = -100;
 export const AT_REMOVEDIR = 0x200;
-
-/** open(2) flags that are identical on x86-64 and aarch64. */
-export const O = {
-  RDONLY: 0,
-  WRONLY: 1,
-  RDWR: 2,
-  CREAT: 0o100,
-  EXCL: 0o200,
-  NOCTTY: 0o400,
-  TRUNC: 0o1000,
-  APPEND: 0o2000,
-  NONBLOCK: 0o4000,
-  CLOEXEC: 0o2000000,
-  PATH: 0o10000000,
-} as const;
-
-/** File type bits of st_mode / mknod(2). */
-export const S = { IFCHR: 0o020000, IFBLK: 0o060000, IFIFO: 0o010000, IFREG: 0o100000 } as const;
-
-/** Encodes a device number the way the kernel's new_encode_dev does. */
-export function makedev(major: number, minor: number): bigint {
-  const ma = BigInt(major), mi = BigInt(minor);
-  return (mi & 0xffn) | ((ma & 0xfffn) << 8n) | ((mi & ~0xffn) << 12n) | ((ma & ~0xfffn) << 32n);
-}
 
 /** prctl(2) options. */
 export const PR = {
