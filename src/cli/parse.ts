@@ -72,3 +72,20 @@ export function needArgs(command: string, rest: string[], min: number, usage: st
     );
   }
 }
+
+/** The resource-limit flags `run`, `create` and `update` share (Docker's names). */
+export const LIMIT_FLAGS = {
+  "--memory": String,
+  "-m": "--memory",
+  "--memory-swap": String,
+  "--memory-reservation": String,
+  "--cpus": String,
+  "--cpu-shares": String,
+  "-c": "--cpu-shares",
+  "--cpu-period": String,
+  "--cpu-quota": String,
+  "--cpuset-cpus": String,
+  "--cpuset-mems": String,
+  "--pids-limit": String,
+  "--blkio-weight": String,
+} as const;

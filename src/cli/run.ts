@@ -11,7 +11,7 @@ import { runForeground, startDetached } from "../engine/run.ts";
 import { dockerResources } from "../engine/update.ts";
 import { UsageError } from "../errors.ts";
 import { mark } from "../trace.ts";
-import { needArgs, parse, Strings } from "./parse.ts";
+import { LIMIT_FLAGS, needArgs, parse, Strings } from "./parse.ts";
 
 const SPEC = {
   "--detach": Boolean,
@@ -55,20 +55,8 @@ const SPEC = {
   "--label": Strings,
   "-l": "--label",
   "--stop-signal": String,
-  "--memory": String,
-  "-m": "--memory",
-  "--memory-swap": String,
-  "--memory-reservation": String,
-  "--cpus": String,
-  "--cpu-shares": String,
-  "-c": "--cpu-shares",
-  "--cpu-period": String,
-  "--cpu-quota": String,
-  "--cpuset-cpus": String,
-  "--cpuset-mems": String,
-  "--pids-limit": String,
+  ...LIMIT_FLAGS,
   "--oom-kill-disable": Boolean,
-  "--blkio-weight": String,
   "--help": Boolean,
 };
 

@@ -5,22 +5,10 @@ import type { LimitFlags } from "../cgroups/mod.ts";
 import type { Paths } from "../engine/paths.ts";
 import { updateContainer } from "../engine/update.ts";
 import { HakoError, UsageError } from "../errors.ts";
-import { needArgs, parse } from "./parse.ts";
+import { LIMIT_FLAGS, needArgs, parse } from "./parse.ts";
 
 const SPEC = {
-  "--memory": String,
-  "-m": "--memory",
-  "--memory-swap": String,
-  "--memory-reservation": String,
-  "--cpus": String,
-  "--cpu-shares": String,
-  "-c": "--cpu-shares",
-  "--cpu-period": String,
-  "--cpu-quota": String,
-  "--cpuset-cpus": String,
-  "--cpuset-mems": String,
-  "--pids-limit": String,
-  "--blkio-weight": String,
+  ...LIMIT_FLAGS,
   "--restart": String,
   "--help": Boolean,
 };
