@@ -30,6 +30,10 @@ const cmd = useDeno
     "build",
     "--compile",
     "--minify",
+    // Each lazily imported command stays in its own chunk, so the node built-ins that only
+    // some commands use (zlib, crypto, stream) are not loaded at every start: `hako
+    // --version` went from 70–90 ms to 50–60 ms, `run --rm true` from ~125 ms to ~103 ms.
+    "--splitting",
     "--outfile",
     out,
     ...(target ? [`--target=${target}`] : []),
