@@ -6,7 +6,8 @@ set -euo pipefail
 n=${1:-1000}
 hako=${HAKO:-$(dirname "$0")/../dist/hako}
 root=$(mktemp -d /tmp/hako-soak-XXXXXX)
-trap 'rm -rf "$root"' EXIT
+# Bridges and NAT tables are host-wide: `network reset` removes this store's before the root goes.
+trap '"$hako" --root "$root" network reset >/dev/null 2>&1; rm -rf "$root"' EXIT
 work=$(mktemp -d); mkdir -p "$work/r/bin" "$work/r/etc"
 cp /bin/busybox "$work/r/bin/"; ln -s busybox "$work/r/bin/true"; ln -s busybox "$work/r/bin/sh"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$work/r/etc/passwd"
