@@ -20,12 +20,26 @@ export interface TestOptions {
   timeout?: number;
 }
 
+const cleanups: (() => unknown)[] = [];
+
+/** Runs `fn` when the current test ends, passed or failed (e.g. to remove a temp dir). */
+export function deferCleanup(fn: () => unknown): void {
+  cleanups.push(fn);
+}
+
 /** Registers a test on the current runtime. */
 export function test(
   name: string,
-  fn: () => void | Promise<void>,
+  body: () => void | Promise<void>,
   opts: TestOptions = {},
 ): void {
+  const fn = async () => {
+    try {
+      await body();
+    } finally {
+      for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => {});
+    }
+  };
   if (opts.skip) console.log(`skip: ${name}: ${opts.skip}`);
   if (bunTest) {
     if (opts.skip) bunTest.test.skip(name, fn);

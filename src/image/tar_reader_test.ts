@@ -20,6 +20,16 @@ const LONG = "d".repeat(60) + "/" + "f".repeat(150);
 for (const format of ["gnu", "pax", "ustar"]) {
   test(`readTar reads GNU tar's ${format} format (long names, links, modes)`, async () => {
     const dir = await tempDir();
+    try {
+      await readsFormat(dir, format);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+async function readsFormat(dir: string, format: string) {
+  {
     const src = `${dir}/src`;
     await fs.mkdir(`${src}/${LONG.split("/")[0]}`, { recursive: true });
     await fs.writeFile(`${src}/${LONG}`, "long");
@@ -37,7 +47,7 @@ for (const format of ["gnu", "pax", "ustar"]) {
       assertEquals(byName["ln"].type, "symlink");
       assertEquals(byName["ln"].linkname, "x".repeat(120));
     }
-  });
+  }
 }
 
 test("readTar: binary PAX xattrs, big uids and round trip through writeTar", async () => {

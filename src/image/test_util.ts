@@ -2,12 +2,16 @@
 
 import * as fs from "node:fs/promises";
 import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import { makeTempDir } from "../../ffi/fs.ts";
+import { deferCleanup } from "../../test/harness.ts";
 import { type TarWriteEntry, writeTar } from "./tar_writer.ts";
 
-/** A fresh temp dir for one test. */
-export function tempDir(prefix = "hako-image-test-"): Promise<string> {
-  return makeTempDir({ prefix });
+/** A fresh temp dir for one test; removed when the test ends, passed or failed. */
+export async function tempDir(prefix = "hako-image-test-"): Promise<string> {
+  const d = await makeTempDir({ prefix });
+  deferCleanup(() => rmSync(d, { recursive: true, force: true }));
+  return d;
 }
 
 /** Builds a tar in memory from entries. */
