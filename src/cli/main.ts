@@ -54,7 +54,10 @@ const COMMANDS: Record<string, [string, () => Promise<Command>]> = {
     async () => (await import("./images.ts")).tag,
   ],
   rmi: ["Remove one or more images", async () => (await import("./images.ts")).rmi],
-  build: ["Build an image from a Dockerfile", async () => (await import("./build.ts")).buildCommand],
+  build: [
+    "Build an image from a Dockerfile",
+    async () => (await import("./build.ts")).buildCommand,
+  ],
   history: ["Show the history of an image", async () => (await import("./image_cmds.ts")).history],
   commit: [
     "Create a new image from a container's changes",
