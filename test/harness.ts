@@ -58,7 +58,8 @@ export function test(
 
 /** Why a root-only test cannot run here, or false when it can. */
 export function needsRoot(): string | false {
-  const uid = Bun ? process.getuid?.() : Deno.uid();
+  // deno-lint-ignore no-explicit-any
+  const uid = Bun ? (globalThis as any).process.getuid?.() : Deno.uid();
   return uid === 0 ? false : "needs root (run the tests as root)";
 }
 

@@ -66,6 +66,8 @@ export class Box {
     for (const id of await this.ids().catch(() => [])) {
       await this.hako("rm", "-f", id).catch(() => {});
     }
+    // Bridges and NAT tables are host-wide: remove this store's before its root goes.
+    await this.hako("network", "reset").catch(() => {});
     await fs.remove(this.root, { recursive: true }).catch(() => {});
   }
 }
