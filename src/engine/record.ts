@@ -5,7 +5,8 @@
  */
 
 import * as fs from "../../ffi/fs.ts";
-import { AT_FDCWD, close, flock, kill, LOCK, O, openat, SysError } from "../../ffi/mod.ts";
+import { kill, SysError } from "../../ffi/mod.ts";
+import { withFileLock } from "../../ffi/lock.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import type { Paths } from "./paths.ts";
 import type { Limits } from "../cgroups/mod.ts";
@@ -181,21 +182,7 @@ export async function releaseName(paths: Paths, name: string, id: string): Promi
  */
 export async function withLock<T>(paths: Paths, id: string, fn: () => Promise<T>): Promise<T> {
   await fs.mkdir(`${paths.run}/locks`);
-  const fd = openat(AT_FDCWD, `${paths.run}/locks/${id}`, O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
-  try {
-    for (let delay = 1;; delay = Math.min(delay * 2, 50)) {
-      try {
-        flock(fd, LOCK.EX | LOCK.NB);
-        break;
-      } catch (e) {
-        if (!(e instanceof SysError) || e.code !== "EWOULDBLOCK" && e.code !== "EAGAIN") throw e;
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-    return await fn();
-  } finally {
-    close(fd);
-  }
+  return await withFileLock(`${paths.run}/locks/${id}`, fn);
 }
 
 /** Reads /proc/<pid>/stat's start time (field 22), or 0 when the process is gone or a zombie. */

@@ -6,7 +6,7 @@
  */
 
 import * as fs from "node:fs/promises";
-import { AT_FDCWD, close, flock, LOCK, O, openat, SysError } from "../../ffi/mod.ts";
+import { withFileLock } from "../../ffi/lock.ts";
 import { ConflictError } from "../errors.ts";
 import { storePaths } from "./store.ts";
 
@@ -19,27 +19,10 @@ export async function withStoreLock<T>(
   fn: () => Promise<T>,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const path = storePaths(root).lock;
   await fs.mkdir(root, { recursive: true });
-  const fd = openat(AT_FDCWD, path, O.RDWR | O.CREAT | O.CLOEXEC, 0o644);
-  try {
-    const deadline = Date.now() + timeoutMs;
-    let delay = 1;
-    for (;;) {
-      try {
-        flock(fd, LOCK.EX | LOCK.NB);
-        break;
-      } catch (e) {
-        if (!(e instanceof SysError) || e.code !== "EAGAIN" && e.code !== "EWOULDBLOCK") throw e;
-      }
-      if (Date.now() > deadline) {
-        throw new ConflictError(`image store ${root} is locked by another hako process`);
-      }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 50);
-    }
-    return await fn();
-  } finally {
-    close(fd); // releases the lock
-  }
+  return await withFileLock(storePaths(root).lock, fn, {
+    mode: 0o644,
+    timeoutMs,
+    onTimeout: () => new ConflictError(`image store ${root} is locked by another hako process`),
+  });
 }

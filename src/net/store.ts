@@ -12,7 +12,7 @@
  */
 
 import * as fs from "../../ffi/fs.ts";
-import { AT_FDCWD, close, flock, LOCK, O, openat } from "../../ffi/mod.ts";
+import { withFileLock } from "../../ffi/lock.ts";
 import { readSmall } from "../../ffi/kfs.ts";
 import type { Paths } from "../engine/paths.ts";
 import { ConflictError, NotFoundError, UsageError } from "../errors.ts";
@@ -168,23 +168,8 @@ export async function findNetwork(paths: Paths, ref: string): Promise<Network> {
 }
 
 /** Runs `fn` holding the host-wide network lock (subnet choice, bridge creation). */
-export async function withHostLock<T>(fn: () => Promise<T>): Promise<T> {
-  const fd = openat(AT_FDCWD, "/run/hako-net.lock", O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
-  try {
-    for (let d = 1;; d = Math.min(d * 2, 50)) {
-      try {
-        flock(fd, LOCK.EX | LOCK.NB);
-        break;
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (code !== "EAGAIN" && code !== "EWOULDBLOCK") throw e;
-        await new Promise((r) => setTimeout(r, d));
-      }
-    }
-    return await fn();
-  } finally {
-    close(fd);
-  }
+export function withHostLock<T>(fn: () => Promise<T>): Promise<T> {
+  return withFileLock("/run/hako-net.lock", fn);
 }
 
 /** Docker's default address pools: 172.17–31.0.0/16, then 192.168.0–240.0/20. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { AT_FDCWD, close, flock, LOCK, O, openat } from "../../ffi/mod.ts";
+import { withFileLock } from "../../ffi/lock.ts";
 import { mkdirSmall } from "../../ffi/kfs.ts";
 import type { Paths } from "../engine/paths.ts";
 import { endpointHosts, rewriteHosts } from "./hosts.ts";
@@ -16,26 +16,6 @@ import { deleteLink } from "./link.ts";
 import { natBackend, type NatState } from "./nat.ts";
 import { Netlink } from "./netlink.ts";
 import { bridgeOf, listStored, natTag, type Network } from "./store.ts";
-
-/** Runs `fn` holding lock file `path` (waits without blocking the event loop). */
-export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  const fd = openat(AT_FDCWD, path, O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
-  try {
-    for (let d = 1;; d = Math.min(d * 2, 50)) {
-      try {
-        flock(fd, LOCK.EX | LOCK.NB);
-        break;
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (code !== "EAGAIN" && code !== "EWOULDBLOCK") throw e;
-        await new Promise((r) => setTimeout(r, d));
-      }
-    }
-    return await fn();
-  } finally {
-    close(fd);
-  }
-}
 
 function stateDir(paths: Paths): string {
   mkdirSmall(paths.run);
