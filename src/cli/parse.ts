@@ -6,6 +6,7 @@
 
 import arg from "arg";
 import { UsageError } from "../errors.ts";
+import type { LimitFlags } from "../cgroups/mod.ts";
 
 /** A flag table in `arg`'s format. */
 export type Spec = arg.Spec;
@@ -89,3 +90,22 @@ export const LIMIT_FLAGS = {
   "--pids-limit": String,
   "--blkio-weight": String,
 } as const;
+
+/** The values of LIMIT_FLAGS (and --oom-kill-disable) in parseLimits' form. */
+// deno-lint-ignore no-explicit-any
+export function limitValues(a: Record<string, any>): LimitFlags {
+  return {
+    memory: a["--memory"],
+    "memory-swap": a["--memory-swap"],
+    "memory-reservation": a["--memory-reservation"],
+    cpus: a["--cpus"],
+    "cpu-shares": a["--cpu-shares"],
+    "cpu-period": a["--cpu-period"],
+    "cpu-quota": a["--cpu-quota"],
+    "cpuset-cpus": a["--cpuset-cpus"],
+    "cpuset-mems": a["--cpuset-mems"],
+    "pids-limit": a["--pids-limit"],
+    "oom-kill-disable": a["--oom-kill-disable"] || undefined,
+    "blkio-weight": a["--blkio-weight"],
+  };
+}

@@ -11,7 +11,7 @@ import { runForeground, startDetached } from "../engine/run.ts";
 import { dockerResources } from "../engine/update.ts";
 import { UsageError } from "../errors.ts";
 import { mark } from "../trace.ts";
-import { LIMIT_FLAGS, needArgs, parse, Strings } from "./parse.ts";
+import { LIMIT_FLAGS, limitValues, needArgs, parse, Strings } from "./parse.ts";
 
 const SPEC = {
   "--detach": Boolean,
@@ -110,20 +110,7 @@ export async function parseRun(command: string, argv: string[]): Promise<CreateO
     return null;
   }
   needArgs(command, a._, 1, "[OPTIONS] IMAGE [COMMAND] [ARG...]");
-  const limitFlags = {
-    memory: a["--memory"],
-    "memory-swap": a["--memory-swap"],
-    "memory-reservation": a["--memory-reservation"],
-    cpus: a["--cpus"],
-    "cpu-shares": a["--cpu-shares"],
-    "cpu-period": a["--cpu-period"],
-    "cpu-quota": a["--cpu-quota"],
-    "cpuset-cpus": a["--cpuset-cpus"],
-    "cpuset-mems": a["--cpuset-mems"],
-    "pids-limit": a["--pids-limit"],
-    "oom-kill-disable": a["--oom-kill-disable"] || undefined,
-    "blkio-weight": a["--blkio-weight"],
-  };
+  const limitFlags = limitValues(a);
   const limits: Limits = Object.values(limitFlags).some((v) => v !== undefined)
     ? await parseLimits(limitFlags)
     : {};

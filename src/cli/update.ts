@@ -5,7 +5,7 @@ import type { LimitFlags } from "../cgroups/mod.ts";
 import type { Paths } from "../engine/paths.ts";
 import { updateContainer } from "../engine/update.ts";
 import { HakoError, UsageError } from "../errors.ts";
-import { LIMIT_FLAGS, needArgs, parse } from "./parse.ts";
+import { LIMIT_FLAGS, limitValues, needArgs, parse } from "./parse.ts";
 
 const SPEC = {
   ...LIMIT_FLAGS,
@@ -40,19 +40,7 @@ export async function update(paths: Paths, argv: string[]): Promise<number> {
     return 0;
   }
   needArgs("update", a._, 1, "[OPTIONS] CONTAINER [CONTAINER...]");
-  const limits: LimitFlags = {
-    memory: a["--memory"],
-    "memory-swap": a["--memory-swap"],
-    "memory-reservation": a["--memory-reservation"],
-    cpus: a["--cpus"],
-    "cpu-shares": a["--cpu-shares"],
-    "cpu-period": a["--cpu-period"],
-    "cpu-quota": a["--cpu-quota"],
-    "cpuset-cpus": a["--cpuset-cpus"],
-    "cpuset-mems": a["--cpuset-mems"],
-    "pids-limit": a["--pids-limit"],
-    "blkio-weight": a["--blkio-weight"],
-  };
+  const limits: LimitFlags = limitValues(a);
   const anyLimit = Object.values(limits).some((v) => v !== undefined);
   if (!anyLimit && a["--restart"] === undefined) {
     throw new UsageError(
