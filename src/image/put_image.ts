@@ -5,13 +5,10 @@
  * writeImage, by contrast, makes new config and manifest documents.
  */
 
-import { exists, writeJsonAtomic } from "../../ffi/fs.ts";
-import { ConflictError, InvalidDataError } from "../errors.ts";
+import { InvalidDataError } from "../errors.ts";
 import { putBlob } from "./blob.ts";
-import { withStoreLock } from "./lock.ts";
 import type { ImageConfig } from "./oci.ts";
-import { readImageIndex, readRepositories, storePaths } from "./store.ts";
-import { sortKeys } from "./write_image.ts";
+import { indexImage } from "./write_image.ts";
 
 /**
  * Stores config and manifest blobs byte for byte and indexes the image; `tags` are
@@ -38,23 +35,6 @@ export async function putImage(
   if (!Array.isArray(diffIds)) throw new InvalidDataError("image config has no rootfs.diff_ids");
   const { digest: id } = await putBlob(root, configBytes);
   const { digest: manifestDigest } = await putBlob(root, manifestBytes);
-  await withStoreLock(root, async () => {
-    const paths = storePaths(root);
-    for (const d of diffIds) {
-      if (!(await exists(paths.layerJson(d)))) {
-        throw new ConflictError(`layer ${d} of the new image was removed meanwhile; try again`);
-      }
-    }
-    const index = await readImageIndex(root);
-    if (index[id] !== manifestDigest) {
-      index[id] = manifestDigest;
-      await writeJsonAtomic(paths.images, index);
-    }
-    if (tags.length) {
-      const repos = await readRepositories(root);
-      for (const t of tags) repos[t] = manifestDigest;
-      await writeJsonAtomic(paths.repositories, sortKeys(repos));
-    }
-  });
+  await indexImage(root, id, manifestDigest, diffIds, tags);
   return { id, manifestDigest };
 }

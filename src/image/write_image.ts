@@ -39,11 +39,25 @@ export async function writeImage(
   };
   const manifestBlob = await putBlob(root, JSON.stringify(manifest));
   const id = configBlob.digest, manifestDigest = manifestBlob.digest;
+  await indexImage(root, id, manifestDigest, config.rootfs.diff_ids, tags);
+  return { id, manifestDigest };
+}
+
+/**
+ * Records a stored image (config and manifest blobs written) in images.json and tags it,
+ * under the store lock. A concurrent rmi may have deleted a layer this image shares between
+ * its storing and now: refuse rather than index an image that cannot start.
+ */
+export async function indexImage(
+  root: string,
+  id: string,
+  manifestDigest: string,
+  diffIds: string[],
+  tags: string[],
+): Promise<void> {
   await withStoreLock(root, async () => {
     const paths = storePaths(root);
-    // A concurrent rmi may have deleted a layer this image shares between our storing it
-    // and now; refuse rather than index an image that cannot start.
-    for (const d of config.rootfs.diff_ids) {
+    for (const d of diffIds) {
       if (!(await exists(paths.layerJson(d)))) {
         throw new ConflictError(`layer ${d} of the new image was removed meanwhile; try again`);
       }
@@ -59,7 +73,6 @@ export async function writeImage(
       await writeJsonAtomic(paths.repositories, sortKeys(repos));
     }
   });
-  return { id, manifestDigest };
 }
 
 /** A copy of an object with its keys sorted, so index files diff cleanly. */
